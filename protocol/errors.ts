@@ -29,6 +29,7 @@ export const PROTOCOL_ERROR_CODES = [
   'AUTH_EXPIRED', // a pool authorisation is past its validity window
   'AUTH_NOT_YET_VALID', // a pool authorisation is not yet valid
   'AUTH_MISMATCH', // authorisation is for another address or device key
+  'AUTH_INVALID', // an authorisation's own fields are inconsistent (empty window, bad times)
   // envelopes
   'ENVELOPE_OPEN_FAILED', // RSA unwrap or AES-GCM authentication failed
   'ENVELOPE_AAD_MISMATCH', // the envelope is bound to another slot

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// The `carchain` command: a thin front end over library code; one module per command group.
+import { Command, CommanderError } from 'commander';
+import { CarchainError } from '../../protocol/errors.js';
+import { registerDemo } from './commands/demo.js';
+
+const program = new Command()
+  .name('carchain')
+  .description('CarChain Edge: OBD dongles, CAIT terminals and the gateways they talk to')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerDemo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version exit through here with code 0; usage errors with 2 (sysexits: bad usage).
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof CarchainError) {
+    process.stderr.write(`carchain: error ${err.code}: ${err.message}\n`);
+    process.exitCode = err.temporary ? 75 : 1;
+  } else {
+    process.stderr.write(`carchain: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 70;
+  }
+}
