@@ -43,7 +43,7 @@ function mutate(rand: () => number, input: Uint8Array): Uint8Array {
   for (let e = 0; e < edits; e++) {
     const at = Math.floor(rand() * (bytes.length + 1));
     switch (Math.floor(rand() * 7)) {
-      case 0: if (bytes.length) bytes[at % bytes.length] ^= 1 << Math.floor(rand() * 8); break; // bit flip
+      case 0: if (bytes.length) bytes[at % bytes.length] = bytes[at % bytes.length]! ^ (1 << Math.floor(rand() * 8)); break; // bit flip
       case 1: if (bytes.length) bytes[at % bytes.length] = Math.floor(rand() * 256); break; // byte set
       case 2: bytes.splice(at, 0, Math.floor(rand() * 256)); break; // insert
       case 3: bytes.splice(at, 1 + Math.floor(rand() * 8)); break; // delete

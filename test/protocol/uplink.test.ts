@@ -65,7 +65,9 @@ t.test('uplink messages: sign once, verify once, every record proven alone', (t)
     verifyOrigin(decoded.records[i]!, back, now);
   }
   t.pass('7 origin proofs verify after a wire round trip');
-  t.throws(() => verifyOrigin(decoded.records[1]!, proofs[0]!, now), { code: 'PROOF_INVALID' }, 'proof of another record');
+  t.throws(() => verifyOrigin(decoded.records[1]!, proofs[0]!, now), { code: 'SIGNATURE_INVALID' }, 'the proof of another record leads to another root');
+  t.throws(() => verifyOrigin(decoded.records[0]!, { ...proofs[0]!, treeSize: 8 }, now), { code: /PROOF_INVALID|SIGNATURE_INVALID/ }, 'a changed tree size');
+  t.throws(() => verifyOrigin(decoded.records[0]!, proofs[0]!, now + 2 * DAY), { code: 'AUTH_EXPIRED' });
   t.throws(() => verifyOrigin(decoded.records[0]!, { ...proofs[0]!, signature: proofs[0]!.signature.map((b, i) => (i === 10 ? b ^ 1 : b)) }, now), { code: /SIGNATURE_/ });
   t.end();
 });
@@ -82,7 +84,7 @@ t.test('uplink verification rejects tampering and mismatches', (t) => {
   t.throws(() => verifyUplinkMessage({ ...message, authorisation: other.authorisation }, { now }), { code: 'SIGNATURE_INVALID' }, 'swapped authorisation');
   const wire = encodeUplinkMessage(message);
   const flipped = Uint8Array.from(wire);
-  flipped[wire.length - 70] ^= 0x01;
+  flipped[wire.length - 70] = flipped[wire.length - 70]! ^ 0x01;
   t.throws(() => verifyUplinkMessage(decodeUplinkMessage(flipped), { now }), { code: /SIGNATURE_|DECODE_|ENVELOPE/ }, 'a flipped ciphertext byte');
   const foreign = createUplinkMessage([dtc(addresses[2]!, 1)], other.authorisation, other.key.privateKey);
   const spliced = encodeUplinkMessage({ ...message, records: [message.records[0]!, foreign.records[0]!] });
