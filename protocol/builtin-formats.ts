@@ -100,6 +100,16 @@ export const BUILTIN_FORMATS: readonly FormatDefinition[] = [
   },
 ];
 
+/** A moment as the UTC `YYYYMMDDhhmmss` integer the built-in formats use in keys and values. */
+export function timeKey(ms: number): number {
+  const d = new Date(ms);
+  if (!Number.isFinite(d.getTime()) || d.getUTCFullYear() < 1970 || d.getUTCFullYear() > 9999) {
+    throw new RangeError(`timeKey: ${ms} is outside 1970..9999`);
+  }
+  const two = (n: number) => String(n).padStart(2, '0');
+  return Number(`${d.getUTCFullYear()}${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}`);
+}
+
 export function builtinFormatDictionary(): FormatDictionary {
   return new FormatDictionary(BUILTIN_FORMATS);
 }

@@ -3,7 +3,7 @@
 // This is the embedded default job until the gateway exists: every step goes through protocol/
 // exactly as the dongle, gateway and wallet will call it.
 import { performance } from 'node:perf_hooks';
-import { builtinFormatDictionary } from '../../protocol/builtin-formats.js';
+import { builtinFormatDictionary, timeKey } from '../../protocol/builtin-formats.js';
 import { devicePoolKey, deviceRoot, newDeviceSeed } from '../../protocol/device-keys.js';
 import { generateMnemonic, masterKeyFromSeed, mnemonicToSeed } from '../../protocol/hd-keys.js';
 import { ownerIdentity, ownerRsaKeyPair, poolKeyPair, poolMaterialFor } from '../../protocol/owner-keys.js';
@@ -47,10 +47,6 @@ function sampleTrip(vid: string, start: number) {
   ].map(([lat, lng], i) => ({ lat, lng, t: start + i * 60_000 }));
   const speed = [0, 23, 52, 45, 51, 33, 49, 49, 48, 37];
   return { gps, speed, end: start + (gps.length - 1) * 60_000 };
-}
-
-function ymdhms(ms: number): number {
-  return Number(new Date(ms).toISOString().replace(/[-:T]/g, '').slice(0, 14));
 }
 
 export function runProtocolWalkthrough(options: WalkthroughOptions): WalkthroughReport {
@@ -97,10 +93,10 @@ export function runProtocolWalkthrough(options: WalkthroughOptions): Walkthrough
 
   const sealed = timed('dongle: seal a trip and a DTC record to the owner, sign one uplink message', () => {
     const trip = sampleTrip(vid, now - 3_600_000);
-    const tripRecord = sealRecord(formats.get('trip-gps'), device.address, { SESSION_ID: 1, START_TIME: ymdhms(now - 3_600_000), END_TIME: ymdhms(trip.end) }, {
+    const tripRecord = sealRecord(formats.get('trip-gps'), device.address, { SESSION_ID: 1, START_TIME: timeKey(now - 3_600_000), END_TIME: timeKey(trip.end) }, {
       VID: vid, VEHICLE_DATA: 1, len: trip.gps.length, GPS: trip.gps, SPEED: trip.speed, MAX_SPEED: 52,
     }, wallet.rsa.publicKey);
-    const dtcRecord = sealRecord(formats.get('dtc'), device.address, { TIME: ymdhms(now), SESSION_ID: 1 }, {
+    const dtcRecord = sealRecord(formats.get('dtc'), device.address, { TIME: timeKey(now), SESSION_ID: 1 }, {
       VID: vid, stored: ['P0301'], pending: [], mil: true,
     }, wallet.rsa.publicKey);
     const message = createUplinkMessage([tripRecord, dtcRecord], device.authorisation, device.key.privateKey);
