@@ -21,6 +21,7 @@ export const DIGEST_LENGTH = 32;
  */
 export const DOMAIN = {
   poolAuthorisation: 'carchain/v1/pool-authorisation',
+  poolMaterial: 'carchain/v1/pool-material',
   uplinkRoot: 'carchain/v1/uplink-root',
   deviceSetup: 'carchain/v1/device-setup',
   deviceReset: 'carchain/v1/device-reset',
