@@ -7,17 +7,8 @@
 // Point any serial tool at the printed path (`screen /tmp/…/host 38400`). With --gps a second pty
 // plays NMEA from the same simulated car (stdout then also carries "gps"). Events (unplugged,
 // replugged) go to stderr as JSON lines; stdout stays one line.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SerialPortLink } from '../serial/serial-port-link.js';
-import { openPtyPair, type PtyPair } from '../serial/pty-pair.js';
-import { startElm327Simulator, type Elm327Simulator } from './elm327-simulator.js';
-import { startNmeaRoutePlayer, type NmeaRoutePlayer } from './nmea-route-player.js';
-import { scenarioByName } from './scenarios.js';
-import { scaledClock, systemClock } from './sim-clock.js';
-import { VehicleState } from './vehicle-state.js';
+import { startElm327OnPty } from './elm327-on-pty.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,85 +36,27 @@ const num = (text: string | undefined): number | undefined => {
   return value;
 };
 
-const event = (data: Record<string, unknown>): void => {
-  process.stderr.write(`${JSON.stringify(data)}\n`);
-};
-
 async function main(): Promise<void> {
-  const baudRate = num(values.baud) ?? 38400;
-  const unplugAfterMs = num(values['unplug-after-ms']);
-  const replugAfterMs = num(values['replug-after-ms']);
-  const scenario = scenarioByName(values.scenario ?? 'driving', unplugAfterMs !== undefined ? { unplugAfterMs } : {});
-  const clock = scaledClock(systemClock, num(values['time-scale']) ?? 1);
-  const state = new VehicleState({ ...scenario.vehicle, profile: scenario.profile, startMs: clock.now() });
-  // Our own directory, so a re-plugged adapter reappears under the same path.
-  const dir = await mkdtemp(join(tmpdir(), 'carchain-elm327-'));
-  const latency = num(values['latency-ms']);
-
-  let pair: PtyPair | undefined;
-  let link: SerialPortLink | undefined;
-  let simulator: Elm327Simulator | undefined;
-  let gpsPair: PtyPair | undefined;
-  let gpsLink: SerialPortLink | undefined;
-  let player: NmeaRoutePlayer | undefined;
-  let shuttingDown = false;
-
-  const plugIn = async (withUnplug: boolean): Promise<void> => {
-    pair = await openPtyPair({ dir });
-    link = await SerialPortLink.open({ path: pair.devicePath, baudRate });
-    simulator = startElm327Simulator({
-      link,
-      scenario: withUnplug ? scenario : { ...scenario, unplugAfterMs: undefined },
-      state,
-      clock,
-      baudRate,
-      ...(latency !== undefined ? { ecuLatencyMs: latency } : {}),
-      searchDelayMs: num(values['search-delay-ms']) ?? 1500,
-      resetDelayMs: num(values['reset-delay-ms']) ?? 500,
-      seed: num(values.seed) ?? 1,
-      canIdBits: values['can-bits'] === '29' ? 29 : 11,
-      // A pty cannot report an error to its reader; killing socat makes the host's next I/O fail (EIO).
-      unplug: async () => {
-        event({ event: 'unplugged' });
-        await link?.close();
-        await pair?.close();
-        if (replugAfterMs !== undefined && !shuttingDown) {
-          setTimeout(() => {
-            if (shuttingDown) return;
-            plugIn(false).then(
-              () => event({ event: 'replugged', pty: pair?.hostPath }),
-              (error: unknown) => event({ event: 'replug-failed', error: String(error) }),
-            );
-          }, replugAfterMs);
-        }
-      },
+  const running = await startElm327OnPty({
+    scenario: values.scenario ?? 'driving',
+    baudRate: num(values.baud) ?? 38400,
+    latencyMs: num(values['latency-ms']),
+    searchDelayMs: num(values['search-delay-ms']),
+    resetDelayMs: num(values['reset-delay-ms']),
+    seed: num(values.seed),
+    timeScale: num(values['time-scale']),
+    canIdBits: values['can-bits'] === '29' ? 29 : 11,
+    unplugAfterMs: num(values['unplug-after-ms']),
+    replugAfterMs: num(values['replug-after-ms']),
+    gps: values.gps,
+    onEvent: (data) => process.stderr.write(`${JSON.stringify(data)}\n`),
+  });
+  process.stdout.write(`${JSON.stringify({ pty: running.ptyPath, ...(running.gpsPath ? { gps: running.gpsPath } : {}) })}\n`);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      void running.stop().then(() => process.exit(0));
     });
-  };
-
-  await plugIn(true);
-  const output: Record<string, string> = { pty: pair!.hostPath };
-  if (values.gps) {
-    await mkdir(join(dir, 'gps'));
-    gpsPair = await openPtyPair({ dir: join(dir, 'gps') });
-    gpsLink = await SerialPortLink.open({ path: gpsPair.devicePath, baudRate: 9600 });
-    player = startNmeaRoutePlayer({ link: gpsLink, speed: { kind: 'vehicle', state }, clock, sentences: ['RMC', 'GGA', 'VTG'] });
-    output.gps = gpsPair.hostPath;
   }
-  process.stdout.write(`${JSON.stringify(output)}\n`);
-
-  const shutdown = async (): Promise<void> => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    await player?.stop();
-    await gpsLink?.close();
-    await gpsPair?.close();
-    await simulator?.stop();
-    await link?.close();
-    await pair?.close();
-    await rm(dir, { recursive: true, force: true });
-    process.exit(0);
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void shutdown());
 }
 
 main().catch((error: unknown) => {

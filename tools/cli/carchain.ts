@@ -3,6 +3,8 @@
 import { Command, CommanderError } from 'commander';
 import { CarchainError } from '../../protocol/errors.js';
 import { registerDemo } from './commands/demo.js';
+import { registerObd } from './commands/obd.js';
+import { registerSim } from './commands/sim.js';
 
 const program = new Command()
   .name('carchain')
@@ -12,6 +14,8 @@ const program = new Command()
   .exitOverride();
 
 registerDemo(program);
+registerObd(program);
+registerSim(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -19,6 +23,9 @@ try {
   if (err instanceof CommanderError) {
     // --help and --version exit through here with code 0; usage errors with 2 (sysexits: bad usage).
     process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof CarchainError && err.code === 'USAGE') {
+    process.stderr.write(`carchain: ${err.message}\n`);
+    process.exitCode = 2;
   } else if (err instanceof CarchainError) {
     process.stderr.write(`carchain: error ${err.code}: ${err.message}\n`);
     process.exitCode = err.temporary ? 75 : 1;
