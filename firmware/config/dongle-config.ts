@@ -17,6 +17,8 @@ export interface DongleConfig {
     /** Sampling interval per PID, hex PID → ms; others use defaults. */
     pids: Record<string, number>;
     snapshotIntervalMs: number;
+    /** With a `sim:` port: simulated seconds per real second (demos and tests). */
+    simTimeScale: number;
   };
   gps: { port: string | null; baudRate: number };
   trips: { ignitionOffDebounceMs: number; speedLimitKmh: number };
@@ -48,6 +50,7 @@ export const DONGLE_CONFIG_SCHEMA: SchemaObject = {
         protocol: { type: 'string', pattern: '^[0-9A-Ca-c]$', default: '0' },
         pids: { type: 'object', propertyNames: { pattern: '^[0-9A-Fa-f]{2}$' }, additionalProperties: { type: 'integer', minimum: 100 }, required: [], default: {} },
         snapshotIntervalMs: { type: 'integer', minimum: 1000, default: 60_000 },
+        simTimeScale: { type: 'number', exclusiveMinimum: 0, maximum: 1000, default: 1 },
       },
     },
     gps: {

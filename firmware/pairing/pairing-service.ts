@@ -63,6 +63,9 @@ export interface ResetRequest {
 
 export class PairingService {
   private state: PairingState;
+  private readonly changeListeners = new Set<() => void>();
+  /** Bumped on every change of owner or pool, so callers can cache what they derive from it. */
+  version = 0;
 
   constructor(
     private readonly keystore: DeviceKeystore,
@@ -116,7 +119,7 @@ export class PairingService {
       setup: { statement: hex(bytes), ownerSignature: req.ownerSignature, deviceSignature: hex(deviceSignature) },
     };
     this.state.pairingSecret = newPairingSecret();
-    this.persist();
+    this.changed();
     return { deviceSignature: hex(deviceSignature), statement: hex(bytes) };
   }
 
@@ -143,7 +146,7 @@ export class PairingService {
     if (authorised === 0) throw new PairingError('PAIRING_BAD_REQUEST', 'no pool authorisations');
     if (this.state.pool) this.state.retiredPools.push(this.state.pool);
     this.state.pool = { material: req.material.toLowerCase(), authorisations: req.authorisations };
-    this.persist();
+    this.changed();
     return { poolSize: material.size, authorised };
   }
 
@@ -171,7 +174,7 @@ export class PairingService {
     this.state.pool = null;
     this.state.pairingSecret = newPairingSecret();
     this.state.usedResetNonces = [...this.state.usedResetNonces, nonceHex].slice(-MAX_REMEMBERED_NONCES);
-    this.persist();
+    this.changed();
     return { resetAt: this.now() };
   }
 
@@ -219,8 +222,20 @@ export class PairingService {
     }
   }
 
+  /** Called after setup, setDup and reset (not for session ids). Returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
   private persist(): void {
     this.store.save(this.state);
+  }
+
+  private changed(): void {
+    this.version++;
+    this.persist();
+    for (const listener of this.changeListeners) listener();
   }
 }
 

@@ -185,7 +185,7 @@ export class VehicleMonitor {
       const answers = await adapter.readDtcs(kind).catch(() => []);
       const found = answers.flatMap((a) => {
         try {
-          return decodeDtcs(a.payload.subarray(1), { can: a.can }); // the decoder takes the bytes after the service byte
+          return decodeDtcs(a.data, { can: a.can });
         } catch {
           this.counters.decodeErrors++;
           return [];
@@ -226,8 +226,8 @@ export class VehicleMonitor {
   private emitWith(make: (factory: RecordFactory) => SealedRecord[]): boolean {
     const factory = this.options.factory();
     if (!factory) {
-      this.counters.recordsDroppedUnpaired++;
-      this.log('warn', 'not paired: no owner key to seal to, record dropped');
+      // Before pairing there is no owner key to seal to: nothing can be kept. Logged once a minute.
+      if (this.counters.recordsDroppedUnpaired++ % 60 === 0) this.log('warn', 'not paired: no owner key to seal to, records dropped', { dropped: this.counters.recordsDroppedUnpaired });
       return false;
     }
     const records = make(factory);

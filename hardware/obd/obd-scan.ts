@@ -46,7 +46,7 @@ export async function scanVehicle(adapter: ObdAdapter): Promise<ScanReport> {
   for (const kind of ['stored', 'pending', 'permanent'] as const) {
     for (const answer of await adapter.readDtcs(kind).catch(() => [])) {
       try {
-        dtcs[kind].push(...decodeDtcs(answer.payload.subarray(1), { can: answer.can }));
+        dtcs[kind].push(...decodeDtcs(answer.data, { can: answer.can }));
       } catch (err) {
         undecodable.push({ pid: `DTC-${kind}`, error: (err as Error).message });
       }

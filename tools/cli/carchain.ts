@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { CarchainError } from '../../protocol/errors.js';
 import { registerDemo } from './commands/demo.js';
+import { registerDongle } from './commands/dongle.js';
 import { registerObd } from './commands/obd.js';
 import { registerSim } from './commands/sim.js';
 
@@ -14,6 +15,7 @@ const program = new Command()
   .exitOverride();
 
 registerDemo(program);
+registerDongle(program);
 registerObd(program);
 registerSim(program);
 

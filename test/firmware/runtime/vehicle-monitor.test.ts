@@ -51,7 +51,7 @@ t.test('ignition-cycle: two trips, each with its track stats, the VIN once', asy
     t.ok((v.DISTANCE_M as number) > 300, `distance ${String(v.DISTANCE_M)} m from integrated speed (no GPS)`);
   }
   t.equal(records.filter((r) => r.format === 'VIN_CODE').length, 1);
-  t.equal(records.find((r) => r.format === 'VIN_CODE')!.value.VIN.length, 17);
+  t.equal(String(records.find((r) => r.format === 'VIN_CODE')!.value.VIN).length, 17);
   t.ok(records.some((r) => r.format === 'obd-snapshot'), 'periodic snapshots');
   t.equal(stats.decodeErrors, 0);
 });
