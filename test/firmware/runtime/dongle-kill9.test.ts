@@ -38,7 +38,7 @@ t.test(`kill -9 the dongle ${KILLS} times: every committed record arrives, the o
   const start = async (): Promise<{ child: ChildProcess; deviceId: string; pairingUrl: string }> => {
     const child = spawn(process.execPath, ['--import', 'tsx', cli, 'dongle', 'run', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
     return new Promise((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
         let entry: { msg?: string; ids?: string[]; deviceId?: string; pairing?: string };
         try {
           entry = JSON.parse(line);
