@@ -80,6 +80,7 @@ export class VehicleMonitor {
 
   async run(signal: AbortSignal): Promise<void> {
     const unsubscribeGps = this.options.gps?.onFix((fix) => this.onFix(fix));
+    const unsubscribeState = this.options.adapter.onStateChange((state) => this.log('info', 'adapter state', { state }));
     try {
       while (!signal.aborted) {
         if (!this.plan) {
@@ -96,6 +97,7 @@ export class VehicleMonitor {
       }
     } finally {
       unsubscribeGps?.();
+      unsubscribeState();
       if (this.trip) this.endTrip(this.options.clock.now());
     }
   }

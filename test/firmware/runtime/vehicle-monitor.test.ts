@@ -71,3 +71,9 @@ t.test('engine-off: no trip, no crash, the adapter keeps being asked', async (t)
   t.same(records, []);
   t.equal(stats.ignition, 'off');
 });
+
+t.test('noisy-line: garbage and truncated answers never stop the loop', async (t) => {
+  const { records, stats } = await drive('noisy-line', 120, 20);
+  t.ok(stats.readings > 20, `${stats.readings} readings decoded through the noise`);
+  t.ok(records.some((r) => r.format === 'trip-gps'), 'the trip is still recorded');
+});
