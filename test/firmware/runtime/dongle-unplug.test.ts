@@ -23,8 +23,8 @@ t.test('adapter unplugged mid-trip: the dongle reconnects by path and keeps comm
   const sim = spawn(process.execPath, ['--import', 'tsx', join(root, 'hardware/sim/run-elm327-pty.ts'), '--scenario', 'driving', '--time-scale', '10', '--unplug-after-ms', '60000', '--replug-after-ms', '3000'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => { if (sim.exitCode === null) sim.kill('SIGKILL'); });
   const simEvents: string[] = [];
-  createInterface({ input: sim.stderr! }).on('line', (l) => simEvents.push(l));
-  const [line] = (await once(createInterface({ input: sim.stdout! }), 'line')) as [string];
+  createInterface({ input: sim.stderr }).on('line', (l) => simEvents.push(l));
+  const [line] = (await once(createInterface({ input: sim.stdout }), 'line')) as [string];
   const { pty } = JSON.parse(line) as { pty: string };
 
   writeFileSync(join(dir, 'dongle.yaml'), [
