@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { CarchainError } from '../../protocol/errors.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDongle } from './commands/dongle.js';
+import { registerGateway } from './commands/gateway.js';
 import { registerObd } from './commands/obd.js';
 import { registerSim } from './commands/sim.js';
 
@@ -16,6 +17,7 @@ const program = new Command()
 
 registerDemo(program);
 registerDongle(program);
+registerGateway(program);
 registerObd(program);
 registerSim(program);
 
