@@ -78,8 +78,13 @@ export function parseGatewayConfig(document: unknown, source = 'config'): Gatewa
     throw new GatewayConfigError('CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
   }
   // Defaults inside oneOf branches are not applied by ajv (ambiguous), so they are filled here.
-  if (copy.kv.backend === 'sqlite') copy.kv = { synchronous: 'FULL', ...copy.kv };
-  else copy.kv = { prefix: 'cc', replicas: 0, waitTimeoutMs: 1000, ...copy.kv };
+  const kv = copy.kv as Partial<Extract<GatewayConfig['kv'], { backend: 'redis-cluster' }>> & Partial<Extract<GatewayConfig['kv'], { backend: 'sqlite' }>>;
+  if (kv.backend === 'sqlite') kv.synchronous ??= 'FULL';
+  else {
+    kv.prefix ??= 'cc';
+    kv.replicas ??= 0;
+    kv.waitTimeoutMs ??= 1000;
+  }
   return copy;
 }
 
