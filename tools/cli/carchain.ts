@@ -37,4 +37,6 @@ try {
     process.stderr.write(`carchain: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 70;
   }
+  // A failed command may leave sockets or timers behind; it has said what went wrong, so leave now.
+  if (process.exitCode) process.exit();
 }

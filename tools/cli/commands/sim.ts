@@ -3,6 +3,10 @@ import type { Command } from 'commander';
 import { startElm327OnPty } from '../../../hardware/sim/elm327-on-pty.js';
 import { SCENARIO_NAMES } from '../../../hardware/sim/scenarios.js';
 import { CarchainError } from '../../../protocol/errors.js';
+import { runFleet } from '../../sim/fleet.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export function registerSim(program: Command): void {
   const sim = program.command('sim').description('simulated devices');
@@ -26,5 +30,36 @@ export function registerSim(program: Command): void {
         for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
       });
       await running.stop();
+    });
+
+  sim
+    .command('fleet')
+    .description('N simulated dongles, each paired to a generated owner wallet, publishing M records each through the real outbox and uplink')
+    .requiredOption('--broker <url>', 'MQTT broker, e.g. mqtt://127.0.0.1:1883')
+    .option('--devices <n>', 'dongles', Number, 10)
+    .option('--records <m>', 'records per dongle', Number, 100)
+    .option('--json', 'print a JSON summary')
+    .addHelpText('after', '\nExample:\n  $ carchain sim fleet --devices 50 --records 2000 --broker mqtt://127.0.0.1:1883')
+    .action(async (opts: { broker: string; devices: number; records: number; json?: boolean }) => {
+      if (!(opts.devices >= 1 && opts.records >= 1)) throw new CarchainError('USAGE', '--devices and --records must be positive');
+      const dir = mkdtempSync(join(tmpdir(), 'carchain-fleet-'));
+      let lastShown = 0;
+      try {
+        const result = await runFleet({
+          devices: opts.devices, recordsPerDevice: opts.records, brokerUrl: opts.broker, dir,
+          onProgress: (done, total) => {
+            const pct = Math.floor((done / total) * 100);
+            if (!opts.json && process.stderr.isTTY && pct !== lastShown) {
+              lastShown = pct;
+              process.stderr.write(`\r[${'#'.repeat(pct / 5).padEnd(20, '.')}] ${pct}% (${done}/${total} records committed)`);
+            }
+          },
+        });
+        const summary = { devices: result.devices.length, records: result.recordIds.length, ms: result.ms, recordsPerSec: Math.round((result.recordIds.length / result.ms) * 1000) };
+        if (!opts.json && process.stderr.isTTY) process.stderr.write('\n');
+        process.stdout.write(opts.json ? `${JSON.stringify(summary)}\n` : `${summary.records} records from ${summary.devices} dongles delivered in ${summary.ms} ms (${summary.recordsPerSec}/s)\n`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 }
