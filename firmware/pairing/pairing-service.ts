@@ -66,6 +66,7 @@ export class PairingService {
   private readonly changeListeners = new Set<() => void>();
   /** Bumped on every change of owner or pool, so callers can cache what they derive from it. */
   version = 0;
+  private indexCache: { version: number; byAddress: Map<string, { index: number; authorisation: PoolAuthorisation }> } | null = null;
 
   constructor(
     private readonly keystore: DeviceKeystore,
@@ -193,14 +194,28 @@ export class PairingService {
 
   /** The uplink's key provider: authorisation and k_i for an address of the current or a retired pool. */
   signingKeyFor(address: string): { authorisation: PoolAuthorisation; privateKey: Uint8Array } | null {
+    const entry = this.authorisationIndex().get(address);
+    return entry ? { authorisation: entry.authorisation, privateKey: this.keystore.poolPrivateKey(entry.index) } : null;
+  }
+
+  /**
+   * address → (pool index, decoded authorisation) over the current and retired pools, rebuilt only when
+   * pairing changes: the uplink asks once per message, and decoding means validating two curve points.
+   */
+  private authorisationIndex(): Map<string, { index: number; authorisation: PoolAuthorisation }> {
+    if (this.indexCache?.version === this.version) return this.indexCache.byAddress;
+    const byAddress = new Map<string, { index: number; authorisation: PoolAuthorisation }>();
     for (const pool of [this.state.pool, ...this.state.retiredPools]) {
       if (!pool) continue;
       for (const [index, authHex] of Object.entries(pool.authorisations)) {
         const authorisation = decodePoolAuthorisation(unhex(authHex, 'authorisation'));
-        if (poolAuthorisationAddress(authorisation) === address) return { authorisation, privateKey: this.keystore.poolPrivateKey(Number(index)) };
+        const address = poolAuthorisationAddress(authorisation);
+        // The current pool comes first and wins over a retired one for the same address.
+        if (!byAddress.has(address)) byAddress.set(address, { index: Number(index), authorisation });
       }
     }
-    return null;
+    this.indexCache = { version: this.version, byAddress };
+    return byAddress;
   }
 
   /** Allocates the next trip SESSION_ID durably (a restart never reuses one). */

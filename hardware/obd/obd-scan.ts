@@ -96,9 +96,19 @@ export async function watchPids(
       onError(err);
     }
     const wait = periodMs - (Date.now() - started);
-    if (wait > 0) await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, wait);
-      signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-    });
+    if (wait > 0) {
+      // One abort listener per sleep, removed when the sleep ends, so a long watch does not pile them up.
+      await new Promise<void>((resolve) => {
+        const onAbort = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, wait);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
   }
 }
