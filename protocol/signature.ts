@@ -27,6 +27,11 @@ export const DOMAIN = {
   deviceReset: 'carchain/v1/device-reset',
   chainTransaction: 'carchain/v1/chain-transaction',
   chainVote: 'carchain/v1/chain-vote',
+  chainPeer: 'carchain/v1/chain-peer',
+  vehicleTransferAcceptance: 'carchain/v1/vehicle-transfer-acceptance',
+  lockKeySet: 'carchain/v1/lock-key-set',
+  lockCommand: 'carchain/v1/lock-command',
+  caitSighting: 'carchain/v1/cait-sighting',
   lockHandshake: 'carchain/v1/lock-handshake',
   lockAudit: 'carchain/v1/lock-audit',
 } as const;

@@ -2,6 +2,7 @@
 // The `carchain` command: a thin front end over library code; one module per command group.
 import { Command, CommanderError } from 'commander';
 import { CarchainError } from '../../protocol/errors.js';
+import { registerChain } from './commands/chain.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDongle } from './commands/dongle.js';
 import { registerGateway } from './commands/gateway.js';
@@ -15,6 +16,7 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
+registerChain(program);
 registerDemo(program);
 registerDongle(program);
 registerGateway(program);

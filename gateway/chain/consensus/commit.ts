@@ -1,15 +1,22 @@
 // Commit verification: does a set of precommits prove that `value` was decided at `height`?
 import { ConsensusError } from './errors.js';
-import { type Commit, isVoteSignatureValid, valueIdOf, valueKey } from './messages.js';
+import { type Commit, isVoteSignatureValid, valueIdOf, type ValueIdFn, valueKey } from './messages.js';
 import type { ValidatorSet } from './validator-set.js';
 
 /** Throws INVALID_COMMIT unless > 2/3 of the power signed a precommit for `value` in `commit.round`. */
-export function verifyCommit(validators: ValidatorSet, chainId: string, height: number, value: Uint8Array, commit: Commit): void {
+export function verifyCommit(
+  validators: ValidatorSet, chainId: string, height: number, value: Uint8Array, commit: Commit, idOf: ValueIdFn = valueIdOf,
+): void {
+  verifyCommitForId(validators, chainId, height, idOf(value), commit);
+}
+
+/** The same check for a value known only by its id (a light client holding a block header). */
+export function verifyCommitForId(validators: ValidatorSet, chainId: string, height: number, valueId: Uint8Array, commit: Commit): void {
   const bad = (why: string): never => {
     throw new ConsensusError('INVALID_COMMIT', `commit for height ${height}: ${why}`);
   };
   if (commit.height !== height) bad(`is for height ${commit.height}`);
-  const id = valueKey(valueIdOf(value));
+  const id = valueKey(valueId);
   if (valueKey(commit.valueId) !== id) bad('value id does not match the value');
   const seen = new Set<string>();
   for (const v of commit.precommits) {

@@ -13,7 +13,7 @@ import { verifyCommit } from './commit.js';
 import { ConsensusError } from './errors.js';
 import {
   type Commit, isProposalSignatureValid, isVoteSignatureValid, type Proposal, type SignedKind, signProposal,
-  signVote, valueIdOf, valueKey, type Vote, type VoteType,
+  signVote, valueIdOf, type ValueIdFn, valueKey, type Vote, type VoteType,
 } from './messages.js';
 import { RoundVotes } from './round-votes.js';
 import type { LastSignedGuard } from './sign-guard.js';
@@ -39,7 +39,10 @@ export type Effect =
 
 export interface CoreOptions {
   chainId: string;
+  /** The set deciding the first height; `start(height, validators)` replaces it when the set changes. */
   validators: ValidatorSet;
+  /** How a value's id is computed (default sha256 of the value); votes and commits sign ids. */
+  valueId?: ValueIdFn;
   /** The validator key; absent for a non-voting observer. */
   privateKey?: Uint8Array;
   app: ConsensusApp;
@@ -60,6 +63,8 @@ export class ConsensusCore {
   readonly address: string | undefined;
   private readonly timeouts: TimeoutConfig;
   private readonly maxRoundsAhead: number;
+  private readonly idOf: ValueIdFn;
+  private currentValidators: ValidatorSet;
 
   height = 0;
   round = 0;
@@ -82,6 +87,8 @@ export class ConsensusCore {
   constructor(private readonly options: CoreOptions) {
     this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
     this.maxRoundsAhead = options.maxRoundsAhead ?? 10_000;
+    this.idOf = options.valueId ?? valueIdOf;
+    this.currentValidators = options.validators;
     if (options.privateKey !== undefined) this.address = p2pkhAddress(publicKeyFromPrivate(options.privateKey));
   }
 
@@ -89,8 +96,9 @@ export class ConsensusCore {
     return this.options.chainId;
   }
 
+  /** The validator set deciding the current height. */
   get validators(): ValidatorSet {
-    return this.options.validators;
+    return this.currentValidators;
   }
 
   /** Messages this node signed at the current height, oldest first (for re-gossip). */
@@ -115,9 +123,10 @@ export class ConsensusCore {
     return [...out];
   }
 
-  /** L10: begin deciding `height` in round 0 with fresh lock and valid value. */
-  start(height: number): Effect[] {
+  /** L10: begin deciding `height` in round 0 with fresh lock and valid value (and, if given, a new validator set). */
+  start(height: number, validators?: ValidatorSet): Effect[] {
     if (!Number.isSafeInteger(height) || height < 1) throw new RangeError(`height must be ≥ 1, got ${height}`);
+    if (validators !== undefined) this.currentValidators = validators;
     this.height = height;
     this.lockedValue = this.validValue = this.decision = null;
     this.lockedRound = this.validRound = -1;
@@ -143,9 +152,9 @@ export class ConsensusCore {
       if (existing !== undefined && equalBytes(existing.proposal.signature, p.signature) && equalBytes(existing.proposal.value, p.value)) {
         return this.reject('DUPLICATE', `proposal of round ${p.round} already seen`);
       }
-      if (!isProposalSignatureValid(p, proposer.publicKey)) return this.reject('BAD_SIGNATURE', `proposal of round ${p.round}`);
+      if (!isProposalSignatureValid(p, proposer.publicKey, this.idOf)) return this.reject('BAD_SIGNATURE', `proposal of round ${p.round}`);
       if (existing !== undefined) return this.reject('CONFLICTING_PROPOSAL', `a different proposal of round ${p.round} was seen first`);
-      this.proposals.set(p.round, { proposal: p, valueId: valueIdOf(p.value) });
+      this.proposals.set(p.round, { proposal: p, valueId: this.idOf(p.value) });
       this.progress();
     });
   }
@@ -196,7 +205,7 @@ export class ConsensusCore {
     return this.run(() => {
       if (this.decision !== null || commit.height !== this.height) return;
       try {
-        verifyCommit(this.validators, this.chainId, this.height, value, commit);
+        verifyCommit(this.validators, this.chainId, this.height, value, commit, this.idOf);
       } catch (err) {
         if (err instanceof ConsensusError) return void this.out.push({ type: 'rejected', error: err });
         throw err;
@@ -238,7 +247,7 @@ export class ConsensusCore {
   }
 
   private isValid(value: Uint8Array): boolean {
-    const key = valueKey(valueIdOf(value));
+    const key = valueKey(this.idOf(value));
     let ok = this.validity.get(key);
     if (ok === undefined) {
       ok = this.options.app.isValid(value);
@@ -265,11 +274,11 @@ export class ConsensusCore {
     if (!this.isOwnValidator() || this.validators.proposer(h, round).address !== this.address) return;
     const value = this.validValue ?? this.options.app.getValue(h); // L14–L15
     const unsigned = { chainId: this.chainId, height: h, round, validRound: this.validRound, value, proposer: this.address };
-    if (!this.mayWitness('proposal', valueIdOf(value))) return;
-    const proposal = signProposal(unsigned, this.options.privateKey!);
+    if (!this.mayWitness('proposal', this.idOf(value))) return;
+    const proposal = signProposal(unsigned, this.options.privateKey!, this.idOf);
     this.out.push({ type: 'broadcastProposal', proposal }); // L16
     this.own.push(proposal);
-    this.proposals.set(round, { proposal, valueId: valueIdOf(value) });
+    this.proposals.set(round, { proposal, valueId: this.idOf(value) });
   }
 
   private schedule(kind: TimeoutKind, round: number): void {
@@ -285,7 +294,7 @@ export class ConsensusCore {
     this.votes(this.round).add(vote);
     if (type === 'prevote' && this.options.misbehaviour?.equivocatePrevotes === true) {
       // Byzantine test double: a second, conflicting prevote that bypasses the guard.
-      const other = valueId === null ? valueIdOf(Uint8Array.of(0xee, this.round & 0xff)) : null;
+      const other = valueId === null ? this.idOf(Uint8Array.of(0xee, this.round & 0xff)) : null;
       const twin = signVote({ ...vote, valueId: other }, this.options.privateKey!);
       this.out.push({ type: 'broadcastVote', vote: twin });
     }

@@ -58,6 +58,10 @@ export interface Commit {
   precommits: Vote[];
 }
 
+/** How a value's id is computed; the chain uses the block header hash so a header alone proves a commit. */
+export type ValueIdFn = (value: Uint8Array) => Uint8Array;
+
+/** The default value id: sha256 of the whole value. */
 export function valueIdOf(value: Uint8Array): Uint8Array {
   return sha256(value);
 }
@@ -112,14 +116,14 @@ export function voteSignBytes(v: Pick<Vote, 'chainId' | 'height' | 'round' | 'ty
 }
 
 /** The bytes a proposal's signature covers: version, 0x20, chain id, height, round, valid round, value id. */
-export function proposalSignBytes(p: Pick<Proposal, 'chainId' | 'height' | 'round' | 'validRound' | 'value'>): Uint8Array {
+export function proposalSignBytes(p: Pick<Proposal, 'chainId' | 'height' | 'round' | 'validRound' | 'value'>, idOf: ValueIdFn = valueIdOf): Uint8Array {
   const w = new ByteWriter();
   writeHeader(w, 'proposal', p.chainId, p.height, p.round);
   if (!Number.isInteger(p.validRound) || p.validRound < -1 || p.validRound >= p.round) {
     throw new RangeError(`validRound must be -1 or in [0, round), got ${p.validRound}`);
   }
   w.u32(p.validRound === -1 ? NO_VALID_ROUND : p.validRound);
-  w.fixed(valueIdOf(p.value), VALUE_ID_LENGTH);
+  w.fixed(idOf(p.value), VALUE_ID_LENGTH);
   return w.finish();
 }
 
@@ -127,16 +131,16 @@ export function signVote(unsigned: Omit<Vote, 'signature'>, privateKey: Uint8Arr
   return { ...unsigned, signature: sign(DOMAIN.chainVote, voteSignBytes(unsigned), privateKey) };
 }
 
-export function signProposal(unsigned: Omit<Proposal, 'signature'>, privateKey: Uint8Array): Proposal {
-  return { ...unsigned, signature: sign(DOMAIN.chainVote, proposalSignBytes(unsigned), privateKey) };
+export function signProposal(unsigned: Omit<Proposal, 'signature'>, privateKey: Uint8Array, idOf: ValueIdFn = valueIdOf): Proposal {
+  return { ...unsigned, signature: sign(DOMAIN.chainVote, proposalSignBytes(unsigned, idOf), privateKey) };
 }
 
 export function isVoteSignatureValid(vote: Vote, publicKey: Uint8Array): boolean {
   return isValidSignature(DOMAIN.chainVote, voteSignBytes(vote), vote.signature, publicKey);
 }
 
-export function isProposalSignatureValid(proposal: Proposal, publicKey: Uint8Array): boolean {
-  return isValidSignature(DOMAIN.chainVote, proposalSignBytes(proposal), proposal.signature, publicKey);
+export function isProposalSignatureValid(proposal: Proposal, publicKey: Uint8Array, idOf: ValueIdFn = valueIdOf): boolean {
+  return isValidSignature(DOMAIN.chainVote, proposalSignBytes(proposal, idOf), proposal.signature, publicKey);
 }
 
 export function encodeVote(vote: Vote): Uint8Array {

@@ -1,5 +1,5 @@
 // A validator's consensus replica across heights: the core plus its write-ahead log and a buffer
-// for messages of the next heights. Every input is logged before the core sees it; `restore`
+// for messages of the next heights. Every input the core takes is logged before its effects leave; `restore`
 // replays the log of the unfinished height after a restart.
 //
 // The caller owns the decided blocks: on a `decide` effect it stores the block durably and then
@@ -7,7 +7,8 @@
 import { type ConsensusApp, ConsensusCore, type CoreOptions, type Effect } from './core.js';
 import type { Commit, Proposal, Vote } from './messages.js';
 import type { TimeoutKind } from './timeouts.js';
-import type { ConsensusWal } from './wal.js';
+import type { ValidatorSet } from './validator-set.js';
+import type { ConsensusWal, WalEntry } from './wal.js';
 
 export interface ReplicaOptions extends CoreOptions {
   app: ConsensusApp;
@@ -37,12 +38,12 @@ export class ConsensusReplica {
    * replayed (the guard lets identical signatures be re-made, so own messages come back the same);
    * otherwise that height starts fresh. The returned effects are to be carried out as usual.
    */
-  restore(lastDecidedHeight: number): Effect[] {
+  restore(lastDecidedHeight: number, validators?: ValidatorSet): Effect[] {
     const entries = this.options.wal.entries();
     const next = lastDecidedHeight + 1;
     const first = entries[0];
-    if (first === undefined || first.kind !== 'start' || first.height !== next) return this.start(next);
-    let effects = this.core.start(next);
+    if (first === undefined || first.kind !== 'start' || first.height !== next) return this.start(next, validators);
+    let effects = this.core.start(next, validators);
     for (const e of entries.slice(1)) {
       switch (e.kind) {
         case 'proposal': effects = effects.concat(this.core.onProposal(e.proposal)); break;
@@ -55,9 +56,10 @@ export class ConsensusReplica {
     return effects;
   }
 
-  start(height: number): Effect[] {
+  /** Begins `height`, decided by `validators` when the set changed at the previous height. */
+  start(height: number, validators?: ValidatorSet): Effect[] {
     this.options.wal.startHeight(height);
-    let effects = this.core.start(height);
+    let effects = this.core.start(height, validators);
     const pending = this.buffered.splice(0);
     for (const b of pending) effects = effects.concat(b.kind === 'proposal' ? this.onProposal(b.proposal) : this.onVote(b.vote));
     return effects;
@@ -66,15 +68,13 @@ export class ConsensusReplica {
   onProposal(proposal: Proposal): Effect[] {
     if (this.bufferIfAhead(proposal.height, { kind: 'proposal', proposal })) return [];
     if (proposal.height !== this.core.height || this.core.decision !== null) return this.core.onProposal(proposal);
-    this.options.wal.append({ kind: 'proposal', proposal });
-    return this.core.onProposal(proposal);
+    return this.logged(this.core.onProposal(proposal), { kind: 'proposal', proposal });
   }
 
   onVote(vote: Vote): Effect[] {
     if (this.bufferIfAhead(vote.height, { kind: 'vote', vote })) return [];
     if (vote.height !== this.core.height || this.core.decision !== null) return this.core.onVote(vote);
-    this.options.wal.append({ kind: 'vote', vote });
-    return this.core.onVote(vote);
+    return this.logged(this.core.onVote(vote), { kind: 'vote', vote });
   }
 
   onTimeout(kind: TimeoutKind, height: number, round: number): Effect[] {
@@ -87,6 +87,18 @@ export class ConsensusReplica {
     if (commit.height !== this.core.height || this.core.decision !== null) return [];
     this.options.wal.append({ kind: 'commit', value, commit });
     return this.core.onCommit(value, commit);
+  }
+
+  /**
+   * Logs an input the core took, before its effects are carried out. Inputs the core refused
+   * (duplicates from gossip, bad signatures, …) changed nothing and are not logged, which keeps
+   * re-gossip from costing an fsync per copy. A crash between the core and the log loses an input
+   * whose effects never left this process; the last-signed guard still rules out a double sign.
+   */
+  private logged(effects: Effect[], entry: WalEntry): Effect[] {
+    const refused = effects.length > 0 && effects.every((e) => e.type === 'rejected');
+    if (!refused) this.options.wal.append(entry);
+    return effects;
   }
 
   private bufferIfAhead(height: number, message: Buffered): boolean {

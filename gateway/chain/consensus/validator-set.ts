@@ -12,7 +12,7 @@
 import { decodeAddress, p2pkhAddress } from '../../../protocol/address.js';
 import { taggedHash } from '../../../protocol/hash.js';
 import { assertPublicKey } from '../../../protocol/signature.js';
-import { ByteWriter, compareBytes } from '../../../protocol/wire.js';
+import { ByteReader, ByteWriter, compareBytes, expectVersion } from '../../../protocol/wire.js';
 import { ConsensusError } from './errors.js';
 
 export interface Validator {
@@ -121,8 +121,28 @@ export class ValidatorSet {
 
   /** taggedHash('carchain/v1/validator-set', version ‖ count ‖ (pubkey[33] ‖ power u64)*), canonical order. */
   setHash(): Uint8Array {
-    const w = new ByteWriter().u8(1).varint(this.validators.length);
-    for (const v of this.validators) w.fixed(v.publicKey, 33).u64(v.power);
-    return taggedHash(SET_HASH_TAG, w.finish());
+    return taggedHash(SET_HASH_TAG, encodeValidatorSet(this));
+  }
+}
+
+/** version ‖ count varint ‖ (pubkey[33] ‖ power u64)* in canonical order: the bytes setHash() hashes. */
+export function encodeValidatorSet(set: ValidatorSet): Uint8Array {
+  const w = new ByteWriter().u8(1).varint(set.validators.length);
+  for (const v of set.validators) w.fixed(v.publicKey, 33).u64(v.power);
+  return w.finish();
+}
+
+export function decodeValidatorSet(bytes: Uint8Array): ValidatorSet {
+  try {
+    const r = new ByteReader(bytes, 'validator set');
+    expectVersion(r, 1, 'validator set');
+    const count = r.count(MAX_VALIDATORS, 'validators');
+    const members: { publicKey: Uint8Array; power: number }[] = [];
+    for (let i = 0; i < count; i++) members.push({ publicKey: r.take(33).slice(), power: r.u64Number('power') });
+    r.end();
+    return new ValidatorSet(members);
+  } catch (err) {
+    if (err instanceof ConsensusError) throw err;
+    throw new ConsensusError('DECODE_FAILED', `validator set: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }

@@ -1,0 +1,500 @@
+// A validator (or observer) node: drives the consensus replica over a transport, builds and checks blocks, saves decided heights, catches up.
+//
+// Everything the core decides goes through `handle(effects)`. A decided block is executed (or the
+// execution cached by isValid is reused), saved with its commit and state writes in one SQLite
+// transaction, and only then does the next height start — after `blockIntervalMs` (CometBFT's
+// timeout_commit), or later when empty blocks are not wanted and nothing is waiting.
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { p2pkhAddress } from '../../../protocol/address.js';
+import { publicKeyFromPrivate } from '../../../protocol/signature.js';
+import { ByteReader, ByteWriter, equalBytes } from '../../../protocol/wire.js';
+import type { LogFn } from '../../log.js';
+import {
+  type Block, blockIdOfHeader, blockIdOfValue, checkBlockBody, commitHash, decodeBlock, encodeBlock, txRootOf, ZERO_HASH,
+} from '../block/block.js';
+import { verifyCommitForId } from '../consensus/commit.js';
+import type { Effect } from '../consensus/core.js';
+import { ConsensusError } from '../consensus/errors.js';
+import { type Commit, decodeCommit, decodeProposal, decodeVote, encodeCommit, encodeProposal, encodeVote, type Vote } from '../consensus/messages.js';
+import { ConsensusReplica } from '../consensus/replica.js';
+import { FileLastSignedGuard } from '../consensus/sign-guard.js';
+import { DEFAULT_TIMEOUTS, type TimeoutConfig, type TimeoutKind } from '../consensus/timeouts.js';
+import { ValidatorSet } from '../consensus/validator-set.js';
+import { FileWal } from '../consensus/wal.js';
+import { BlockStore, type TxLocation } from '../store/block-store.js';
+import type { BlockContext, BlockExecution, ChainApplication } from './application.js';
+import { Mempool, type MempoolLimits } from './mempool.js';
+import { type ChainTransport, WIRE } from './transport.js';
+import { CommitWaiters } from './commit-waiters.js';
+import { SignatureCache } from './signature-cache.js';
+
+export interface GenesisExecution {
+  hash: Uint8Array;
+  time: number;
+  execution: BlockExecution;
+}
+
+export interface ChainNodeOptions {
+  chainId: string;
+  genesis: GenesisExecution;
+  dataDir: string;
+  app: ChainApplication;
+  transport: ChainTransport;
+  /** The validator key; a node whose key is not in the set only follows the chain. */
+  privateKey: Uint8Array;
+  timeouts?: TimeoutConfig;
+  /** Gap between deciding a height and starting the next (CometBFT's timeout_commit). */
+  blockIntervalMs?: number;
+  /** Longest wait for transactions before an empty block; equal to blockIntervalMs means empty blocks always. */
+  emptyBlockIntervalMs?: number;
+  maxBlockTxs?: number;
+  maxBlockBytes?: number;
+  gossipIntervalMs?: number;
+  /** Proposals whose time is further ahead of the local clock are refused. */
+  maxClockDriftMs?: number;
+  mempool?: MempoolLimits;
+  now?: () => number;
+  log?: LogFn;
+  /** Builds the Evidence transaction (signed by this node) for two conflicting votes. */
+  evidenceTx?: (voteA: Vote, voteB: Vote) => Uint8Array;
+  /** TEST ONLY: a Byzantine validator. */
+  misbehaviour?: { equivocatePrevotes?: boolean };
+}
+
+export interface CommittedBlock {
+  block: Block;
+  blockId: Uint8Array;
+  commit: Commit;
+  execution: BlockExecution;
+}
+
+const noLog: LogFn = () => undefined;
+
+export class ChainNode {
+  readonly address: string;
+  readonly store: BlockStore;
+  readonly mempool: Mempool;
+  private readonly replica: ConsensusReplica;
+  private readonly o: Required<Pick<ChainNodeOptions, 'blockIntervalMs' | 'emptyBlockIntervalMs' | 'maxBlockTxs' | 'maxBlockBytes' | 'gossipIntervalMs' | 'maxClockDriftMs'>>;
+  private readonly now: () => number;
+  private readonly log: LogFn;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly executions = new Map<string, BlockExecution>();
+  private readonly listeners: ((c: CommittedBlock) => void)[] = [];
+  private readonly waiters = new CommitWaiters();
+  private readonly evidenceSeen = new Set<string>();
+  private readonly signatures = new SignatureCache();
+  private nextStart: { height: number; earliest: number; latest: number; timer: NodeJS.Timeout | undefined } | null = null;
+  private syncing = false;
+  private stopped = false;
+  private gossipTimer: NodeJS.Timeout | undefined;
+  private readonly wal: FileWal;
+
+  private constructor(private readonly options: ChainNodeOptions) {
+    this.now = options.now ?? Date.now;
+    this.log = options.log ?? noLog;
+    const blockIntervalMs = options.blockIntervalMs ?? 1000;
+    this.o = {
+      blockIntervalMs,
+      emptyBlockIntervalMs: Math.max(blockIntervalMs, options.emptyBlockIntervalMs ?? blockIntervalMs),
+      maxBlockTxs: options.maxBlockTxs ?? 5000,
+      maxBlockBytes: options.maxBlockBytes ?? 900 * 1024,
+      gossipIntervalMs: options.gossipIntervalMs ?? 500,
+      maxClockDriftMs: options.maxClockDriftMs ?? 10_000,
+    };
+    this.address = p2pkhAddress(publicKeyFromPrivate(options.privateKey));
+    mkdirSync(options.dataDir, { recursive: true });
+    this.store = BlockStore.open(join(options.dataDir, 'chain.db'), options.genesis.hash);
+    const g = options.genesis.execution;
+    this.store.initialise(g.writes, g.appHash, new ValidatorSet(g.nextValidators));
+    this.mempool = new Mempool(options.app, options.mempool);
+    const validators = this.validatorsAt(this.store.height() + 1);
+    this.wal = FileWal.open(join(options.dataDir, 'consensus.wal'));
+    this.replica = new ConsensusReplica({
+      chainId: options.chainId, validators, valueId: blockIdOfValue, privateKey: options.privateKey,
+      app: { isValid: (v) => this.isValid(v), getValue: (h) => this.buildBlock(h) },
+      guard: FileLastSignedGuard.open(join(options.dataDir, 'last-signed.json')),
+      wal: this.wal,
+      timeouts: options.timeouts ?? DEFAULT_TIMEOUTS,
+      ...(options.misbehaviour !== undefined ? { misbehaviour: options.misbehaviour } : {}),
+    });
+  }
+
+  /** Opens the store, replays the consensus log of an unfinished height and joins the network. */
+  static start(options: ChainNodeOptions): ChainNode {
+    const node = new ChainNode(options);
+    node.wire();
+    const last = node.store.height();
+    node.log('info', 'chain node starting', { address: node.address, height: last, validator: node.isValidator() });
+    node.handle(node.replica.restore(last, node.validatorsAt(last + 1)));
+    return node;
+  }
+
+  get chainId(): string {
+    return this.options.chainId;
+  }
+
+  /** Last committed height. */
+  get height(): number {
+    return this.store.height();
+  }
+
+  /** The height being decided. */
+  get decidingHeight(): number {
+    return this.replica.height;
+  }
+
+  get round(): number {
+    return this.replica.core.round;
+  }
+
+  isValidator(): boolean {
+    return this.replica.core.validators.has(this.address);
+  }
+
+  validatorsAt(height: number): ValidatorSet {
+    const set = this.store.validatorsAt(height);
+    if (set === undefined) throw new ConsensusError('STORAGE_FAILED', `no validator set stored for height ${height}`);
+    return set;
+  }
+
+  onCommitted(listener: (c: CommittedBlock) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Context for checking a transaction now, against the committed state (the next height). */
+  private checkContext(): BlockContext {
+    const h = this.store.height();
+    return {
+      chainId: this.chainId, height: h + 1, time: Math.max(this.now(), this.lastTime() + 1),
+      validators: this.validatorsAt(h + 1), validatorsAt: (x) => this.store.validatorsAt(x), verifiedSignatures: this.signatures,
+    };
+  }
+
+  /** Admits a transaction to the mempool and gossips it. Throws MempoolError (TX_REJECTED carries the verdict). */
+  submit(tx: Uint8Array): { txId: Uint8Array; added: boolean } {
+    const outcome = this.mempool.add(tx, this.store, this.checkContext());
+    if (outcome.added) {
+      this.options.transport.broadcast(WIRE.tx, tx);
+      this.maybeStartEarly();
+    }
+    return { txId: outcome.txId, added: outcome.added };
+  }
+
+  /** Resolves when a transaction is in a committed block; rejects with a temporary error after `timeoutMs`. */
+  waitForTx(txId: Uint8Array, timeoutMs: number): Promise<TxLocation> {
+    const known = this.store.locateTx(txId);
+    if (known !== undefined) return Promise.resolve(known);
+    return this.waiters.wait(txId, timeoutMs);
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.nextStart?.timer !== undefined) clearTimeout(this.nextStart.timer);
+    if (this.gossipTimer !== undefined) clearInterval(this.gossipTimer);
+    this.waiters.cancelAll();
+    this.wal.close();
+    this.store.close();
+    return Promise.resolve();
+  }
+
+  // ---------- network ----------
+
+  private wire(): void {
+    const t = this.options.transport;
+    t.onMessage((from, kind, payload) => {
+      if (this.stopped) return;
+      try {
+        this.onMessage(from, kind, payload);
+      } catch (err) {
+        this.log('debug', 'bad message from peer', { from, kind, error: err instanceof Error ? err.message : String(err) });
+      }
+    });
+    t.onPeerConnected((peer) => {
+      if (this.stopped) return;
+      t.send(peer, WIRE.status, this.statusPayload());
+      for (const m of this.replica.core.gossipMessages()) {
+        t.send(peer, 'value' in m ? WIRE.proposal : WIRE.vote, 'value' in m ? encodeProposal(m) : encodeVote(m));
+      }
+    });
+    t.onRequest((_from, kind, payload) => Promise.resolve(this.answer(kind, payload)));
+    this.gossipTimer = setInterval(() => this.gossip(), this.o.gossipIntervalMs);
+  }
+
+  private gossip(): void {
+    if (this.stopped) return;
+    const t = this.options.transport;
+    t.broadcast(WIRE.status, this.statusPayload());
+    for (const m of this.replica.core.gossipMessages()) {
+      if ('value' in m) t.broadcast(WIRE.proposal, encodeProposal(m));
+      else t.broadcast(WIRE.vote, encodeVote(m));
+    }
+  }
+
+  private statusPayload(): Uint8Array {
+    return new ByteWriter().u64(this.store.height()).finish();
+  }
+
+  private onMessage(from: string, kind: number, payload: Uint8Array): void {
+    switch (kind) {
+      case WIRE.proposal: {
+        const p = decodeProposal(payload);
+        if (p.height > this.replica.height) this.maybeStartEarly();
+        this.handle(this.replica.onProposal(p));
+        break;
+      }
+      case WIRE.vote: {
+        const v = decodeVote(payload);
+        if (v.height > this.replica.height) this.maybeStartEarly();
+        this.handle(this.replica.onVote(v));
+        break;
+      }
+      case WIRE.tx:
+        try {
+          this.submit(payload);
+        } catch {
+          // Refused by our mempool (invalid, known or full): peers' mempools decide for themselves.
+        }
+        break;
+      case WIRE.status: {
+        const r = new ByteReader(payload, 'status');
+        const peerHeight = r.u64Number('height');
+        if (peerHeight >= this.replica.height) void this.syncFrom(from, peerHeight);
+        break;
+      }
+      default:
+        this.log('debug', 'unknown message kind', { from, kind });
+    }
+  }
+
+  /** GET_BLOCK(height) → flag ‖ block ‖ commit, or flag 0 when this node does not have it. */
+  private answer(kind: number, payload: Uint8Array): Uint8Array {
+    if (kind !== WIRE.getBlock) return Uint8Array.of(0);
+    const height = new ByteReader(payload, 'getBlock').u64Number('height');
+    const block = this.store.blockBytes(height);
+    const commit = this.store.commit(height);
+    if (block === undefined || commit === undefined) return Uint8Array.of(0);
+    return new ByteWriter().u8(1).bytes(block).bytes(encodeCommit(commit)).finish();
+  }
+
+  /** Catch-up: fetch decided blocks with their commits from a peer that is ahead, verify and apply them. */
+  private async syncFrom(peer: string, peerHeight: number): Promise<void> {
+    if (this.syncing) return;
+    this.syncing = true;
+    try {
+      while (!this.stopped && this.store.height() < peerHeight) {
+        const height = this.store.height() + 1;
+        if (this.replica.height !== height || this.replica.core.decision !== null) {
+          // Decided but not yet started: start now rather than wait out the block interval.
+          if (this.nextStart !== null) this.startNextHeight();
+          if (this.replica.height !== height) break;
+        }
+        const reply = await this.options.transport.request(peer, WIRE.getBlock, new ByteWriter().u64(height).finish(), 5000);
+        if (this.stopped || reply[0] !== 1) break;
+        const r = new ByteReader(reply, 'block reply');
+        r.u8();
+        const value = r.bytes(2 * 1024 * 1024, 'block').slice();
+        const commit = decodeCommit(r.bytes(1024 * 1024, 'commit'));
+        if (this.store.height() >= height) continue; // decided by consensus meanwhile
+        this.handle(this.replica.onCommit(value, commit));
+        if (this.store.height() < height) {
+          this.log('warn', 'catch-up block refused', { peer, height });
+          break;
+        }
+        if (this.nextStart !== null && this.store.height() < peerHeight) this.startNextHeight();
+      }
+    } catch (err) {
+      this.log('debug', 'catch-up failed', { peer, error: err instanceof Error ? err.message : String(err) });
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  // ---------- effects ----------
+
+  private handle(effects: Effect[]): void {
+    const t = this.options.transport;
+    for (const e of effects) {
+      if (this.stopped) return;
+      switch (e.type) {
+        case 'broadcastProposal': t.broadcast(WIRE.proposal, encodeProposal(e.proposal)); break;
+        case 'broadcastVote': t.broadcast(WIRE.vote, encodeVote(e.vote)); break;
+        case 'scheduleTimeout': this.schedule(e.kind, e.height, e.round, e.durationMs); break;
+        case 'decide': this.decided(e.height, e.value, e.commit); break;
+        case 'evidence': this.reportEvidence(e.voteA, e.voteB); break;
+        case 'rejected':
+          if (e.error.code !== 'DUPLICATE' && e.error.code !== 'WRONG_HEIGHT') this.log('debug', 'consensus input rejected', { code: e.error.code, message: e.error.message });
+          break;
+      }
+    }
+  }
+
+  private schedule(kind: TimeoutKind, height: number, round: number, durationMs: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopped) this.handle(this.replica.onTimeout(kind, height, round));
+    }, durationMs);
+    this.timers.add(timer);
+  }
+
+  private reportEvidence(a: Vote, b: Vote): void {
+    const key = `${a.validator}/${a.height}/${a.round}/${a.type}`;
+    this.log('warn', 'equivocation detected', { validator: a.validator, height: a.height, round: a.round, type: a.type });
+    if (this.options.evidenceTx === undefined || this.evidenceSeen.has(key)) return;
+    this.evidenceSeen.add(key);
+    try {
+      this.submit(this.options.evidenceTx(a, b));
+    } catch (err) {
+      this.log('warn', 'evidence transaction refused', { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private decided(height: number, value: Uint8Array, commit: Commit): void {
+    if (height !== this.store.height() + 1) return; // replayed decision of a saved height
+    const block = decodeBlock(value);
+    const blockId = blockIdOfValue(value);
+    const key = Buffer.from(blockId).toString('hex');
+    const execution = this.executions.get(key) ?? this.validate(block, value);
+    if (execution === null) throw new ConsensusError('INVALID_VALUE', `decided block ${height} does not execute`);
+    this.executions.clear();
+    const txIds = execution.results.map((r) => r.txId);
+    const nextValidators = new ValidatorSet(execution.nextValidators);
+    this.store.save({ block, blockBytes: value, blockId, commit, writes: execution.writes, nextValidators, txIds });
+    this.log('info', 'block committed', {
+      height, txs: block.txs.length, round: commit.round, id: key.slice(0, 16), appHash: Buffer.from(block.header.appHash).toString('hex').slice(0, 16),
+    });
+    txIds.forEach((id, index) => this.waiters.resolve(id, { height, index }));
+    this.mempool.recheck(txIds, block.header.time);
+    const committed: CommittedBlock = { block, blockId, commit, execution };
+    for (const l of this.listeners) l(committed);
+    this.options.transport.broadcast(WIRE.status, this.statusPayload());
+    const now = this.now();
+    this.nextStart = { height: height + 1, earliest: now + this.o.blockIntervalMs, latest: now + this.o.emptyBlockIntervalMs, timer: undefined };
+    this.armNextStart();
+  }
+
+  private armNextStart(): void {
+    const next = this.nextStart;
+    if (next === null) return;
+    if (next.timer !== undefined) clearTimeout(next.timer);
+    const wantsBlock = this.mempool.size > 0 || next.earliest >= next.latest;
+    const at = wantsBlock ? next.earliest : next.latest;
+    next.timer = setTimeout(() => this.startNextHeight(), Math.max(0, at - this.now()));
+  }
+
+  /** A transaction or a message of the next height arrived: do not wait for the empty-block interval. */
+  private maybeStartEarly(): void {
+    if (this.nextStart !== null && this.nextStart.earliest < this.nextStart.latest) {
+      this.nextStart.latest = this.nextStart.earliest;
+      this.armNextStart();
+    }
+  }
+
+  private startNextHeight(): void {
+    const next = this.nextStart;
+    if (next === null || this.stopped) return;
+    if (next.timer !== undefined) clearTimeout(next.timer);
+    this.nextStart = null;
+    this.handle(this.replica.start(next.height, this.validatorsAt(next.height)));
+  }
+
+  // ---------- blocks ----------
+
+  private lastTime(): number {
+    const h = this.store.height();
+    return h === 0 ? this.options.genesis.time : this.store.header(h)!.time;
+  }
+
+  private context(height: number, time: number): BlockContext {
+    return {
+      chainId: this.chainId, height, time, validators: this.validatorsAt(height), validatorsAt: (x) => this.store.validatorsAt(x),
+      verifiedSignatures: this.signatures,
+    };
+  }
+
+  /** The proposer's block: the oldest mempool transactions that execute, in order; failing ones are left out. */
+  private buildBlock(height: number): Uint8Array {
+    const time = Math.max(this.now(), this.lastTime() + 1);
+    const ctx = this.context(height, time);
+    const prevAppHash = this.store.appHash();
+    let txs = this.mempool.reap(this.o.maxBlockTxs, this.o.maxBlockBytes);
+    let execution = this.options.app.executeBlock(this.store, prevAppHash, ctx, txs);
+    for (let attempt = 0; attempt < 5 && execution.results.some((r) => !r.ok); attempt++) {
+      const failed = new Set(execution.results.filter((r) => !r.ok).map((r) => Buffer.from(r.txId).toString('hex')));
+      for (const r of execution.results) if (!r.ok) this.mempool.remove(r.txId);
+      txs = txs.filter((_tx, i) => !failed.has(Buffer.from(execution.results[i]!.txId).toString('hex')));
+      execution = this.options.app.executeBlock(this.store, prevAppHash, ctx, txs);
+    }
+    if (execution.results.some((r) => !r.ok)) {
+      txs = [];
+      execution = this.options.app.executeBlock(this.store, prevAppHash, ctx, txs);
+    }
+    const lastCommit = height === 1 ? null : this.store.commit(height - 1)!;
+    const block: Block = {
+      header: {
+        chainId: this.chainId, height, time, proposer: this.address,
+        lastBlockId: height === 1 ? ZERO_HASH.slice() : this.store.blockId(height - 1)!,
+        lastCommitHash: commitHash(lastCommit), txRoot: txRootOf(txs), txCount: txs.length,
+        validatorsHash: ctx.validators.setHash(), nextValidatorsHash: new ValidatorSet(execution.nextValidators).setHash(),
+        appHash: execution.appHash,
+      },
+      txs, lastCommit,
+    };
+    const value = encodeBlock(block);
+    this.executions.set(Buffer.from(blockIdOfHeader(block.header)).toString('hex'), execution);
+    return value;
+  }
+
+  private isValid(value: Uint8Array): boolean {
+    let block: Block;
+    try {
+      block = decodeBlock(value);
+    } catch {
+      return false;
+    }
+    const execution = this.validate(block, value);
+    if (execution === null) return false;
+    this.executions.set(Buffer.from(blockIdOfValue(value)).toString('hex'), execution);
+    return true;
+  }
+
+  /** Every rule a block at the current height must meet; the execution when it does, null when not. */
+  private validate(block: Block, value: Uint8Array): BlockExecution | null {
+    const h = block.header;
+    const reject = (why: string): null => {
+      this.log('warn', 'invalid block', { height: h.height, proposer: h.proposer, why });
+      return null;
+    };
+    const height = this.store.height() + 1;
+    if (h.chainId !== this.chainId) return reject('wrong chain id');
+    if (h.height !== height) return reject(`height ${h.height}, expected ${height}`);
+    const validators = this.validatorsAt(height);
+    if (!validators.has(h.proposer)) return reject('proposer is not a validator');
+    if (!equalBytes(h.validatorsHash, validators.setHash())) return reject('validatorsHash');
+    if (h.time <= this.lastTime()) return reject('time does not increase');
+    if (h.time > this.now() + this.o.maxClockDriftMs) return reject('time too far in the future');
+    if (value.length > this.o.maxBlockBytes + 64 * 1024) return reject('block too large');
+    try {
+      checkBlockBody(block);
+    } catch (err) {
+      return reject(err instanceof Error ? err.message : String(err));
+    }
+    if (height > 1) {
+      if (!equalBytes(h.lastBlockId, this.store.blockId(height - 1)!)) return reject('lastBlockId');
+      try {
+        verifyCommitForId(this.validatorsAt(height - 1), this.chainId, height - 1, h.lastBlockId, block.lastCommit!);
+      } catch (err) {
+        return reject(`last commit: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    } else if (!equalBytes(h.lastBlockId, ZERO_HASH)) return reject('lastBlockId at height 1');
+    const execution = this.options.app.executeBlock(this.store, this.store.appHash(), this.context(height, h.time), block.txs);
+    const failed = execution.results.find((r) => !r.ok);
+    if (failed !== undefined) return reject(`transaction ${Buffer.from(failed.txId).toString('hex').slice(0, 16)} fails: ${failed.code ?? ''}`);
+    if (!equalBytes(execution.appHash, h.appHash)) return reject('appHash');
+    if (!equalBytes(new ValidatorSet(execution.nextValidators).setHash(), h.nextValidatorsHash)) return reject('nextValidatorsHash');
+    return execution;
+  }
+}
