@@ -27,6 +27,8 @@ export interface DongleConfig {
     brokerUrl: string;
     tls: { ca: string; cert: string; key: string } | null;
     healthIntervalMs: number;
+    /** 5 (persistent session, default) or 4 (MQTT 3.1.1: the gateway's embedded Aedes broker speaks only that). */
+    protocolVersion: 4 | 5;
   };
   pairing: { host: string; port: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
@@ -80,6 +82,7 @@ export const DONGLE_CONFIG_SCHEMA: SchemaObject = {
           properties: { ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } },
         },
         healthIntervalMs: { type: 'integer', minimum: 1000, default: 30_000 },
+        protocolVersion: { enum: [4, 5], default: 5 },
       },
     },
     pairing: {

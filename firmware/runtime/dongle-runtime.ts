@@ -108,7 +108,7 @@ export async function startDongleRuntime(config: DongleConfig, log: LogFn = json
     : undefined;
   const uplink = new MqttUplink({
     url: config.uplink.brokerUrl, deviceId: keystore.deviceAddress, outbox, keys: (address) => pairing.signingKeyFor(address),
-    ...(tls ? { tls } : {}), healthIntervalMs: config.uplink.healthIntervalMs, log: childLogger(log, 'uplink'),
+    ...(tls ? { tls } : {}), healthIntervalMs: config.uplink.healthIntervalMs, protocolVersion: config.uplink.protocolVersion, log: childLogger(log, 'uplink'),
   });
   const unsubscribePairing = pairing.onChange(() => uplink.keysChanged());
   const pairingServer: PairingServerHandle = await startPairingServer(pairing, { host: config.pairing.host, port: config.pairing.port });

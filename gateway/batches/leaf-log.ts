@@ -24,6 +24,8 @@ export interface SealedBatch {
 }
 
 export interface LeafLocation {
+  /** RFC 6962 leaf hash of the record bytes (the proof's starting point). */
+  leafHash: Uint8Array;
   batchId: number;
   leafIndex: number;
   size: number;
@@ -31,6 +33,9 @@ export interface LeafLocation {
   path: Uint8Array[];
   anchor: { txHash: Uint8Array; height: number } | null;
 }
+
+/** What the log knows of a record: nothing, a leaf waiting for the next batch, or its sealed location. */
+export type LeafLookup = { state: 'unknown' } | { state: 'pending'; leafHash: Uint8Array } | { state: 'sealed'; location: LeafLocation };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS leaves (
@@ -77,7 +82,7 @@ export class LeafLog {
       unanchored: this.db.prepare('SELECT * FROM batches WHERE anchor_tx IS NULL ORDER BY batch_id'),
       batch: this.db.prepare('SELECT * FROM batches WHERE batch_id = ?'),
       anchor: this.db.prepare('UPDATE batches SET anchor_tx = ?, anchor_height = ? WHERE batch_id = ? AND anchor_tx IS NULL'),
-      locate: this.db.prepare('SELECT batch_id, leaf_index FROM leaves WHERE record_id = ?'),
+      locate: this.db.prepare('SELECT leaf_hash, batch_id, leaf_index FROM leaves WHERE record_id = ?'),
       batchLeaves: this.db.prepare('SELECT leaf_hash FROM leaves WHERE batch_id = ? ORDER BY leaf_index'),
       counts: this.db.prepare('SELECT COUNT(*) AS batches, SUM(anchor_tx IS NOT NULL) AS anchored FROM batches'),
     };
@@ -134,10 +139,19 @@ export class LeafLog {
 
   /** Where a record's leaf sits and its inclusion path; null if unknown or not yet sealed. */
   locate(recordId: Uint8Array): LeafLocation | null {
-    const row = this.statements.locate.get(recordId) as { batch_id: number | null; leaf_index: number | null } | undefined;
-    if (!row || row.batch_id === null || row.leaf_index === null) return null;
+    const found = this.lookup(recordId);
+    return found.state === 'sealed' ? found.location : null;
+  }
+
+  /** Like locate, but tells an unknown record from one whose leaf waits for the next batch. Read-only. */
+  lookup(recordId: Uint8Array): LeafLookup {
+    const row = this.statements.locate.get(recordId) as { leaf_hash: Buffer; batch_id: number | null; leaf_index: number | null } | undefined;
+    if (!row) return { state: 'unknown' };
+    const leafHash = new Uint8Array(row.leaf_hash);
+    if (row.batch_id === null || row.leaf_index === null) return { state: 'pending', leafHash };
     const batch = this.batch(row.batch_id)!;
-    return { batchId: batch.batchId, leafIndex: row.leaf_index, size: batch.size, root: batch.root, path: this.tree(batch.batchId).inclusionProof(row.leaf_index), anchor: batch.anchor };
+    const path = this.tree(batch.batchId).inclusionProof(row.leaf_index);
+    return { state: 'sealed', location: { leafHash, batchId: batch.batchId, leafIndex: row.leaf_index, size: batch.size, root: batch.root, path, anchor: batch.anchor } };
   }
 
   stats(): { pendingLeaves: number; batches: number; anchoredBatches: number } {

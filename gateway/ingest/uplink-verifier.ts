@@ -5,7 +5,7 @@
 // covers every record, so one bad record means the device is broken or hostile.
 import { CarchainError } from '../../protocol/errors.js';
 import type { FormatDictionary } from '../../protocol/formats.js';
-import { encodeOriginProof, originProofs } from '../../protocol/origin-proof.js';
+import { encodeOriginProofWith, originProofs } from '../../protocol/origin-proof.js';
 import { checkAuthorisationWindow, verifyPoolAuthorisation, encodePoolAuthorisation } from '../../protocol/pool-authorisation.js';
 import { checkRecordKey, recordId, recordLeafHash } from '../../protocol/record.js';
 import { decodeUplinkMessage, verifyUplinkMessage, MAX_UPLINK_MESSAGE_BYTES } from '../../protocol/uplink.js';
@@ -58,7 +58,8 @@ export class UplinkVerifier {
       const message = decodeUplinkMessage(bytes);
       const formats = this.options.formats();
       for (const record of message.decodedRecords) checkRecordKey(record, formats);
-      const cacheKey = Buffer.from(encodePoolAuthorisation(message.authorisation)).toString('hex');
+      const encodedAuthorisation = encodePoolAuthorisation(message.authorisation);
+      const cacheKey = Buffer.from(encodedAuthorisation).toString('hex');
       const cached = this.verified.has(cacheKey);
       if (cached) {
         checkAuthorisationWindow(message.authorisation, now);
@@ -84,7 +85,7 @@ export class UplinkVerifier {
           address: record.address,
           encodedKey: record.encodedKey,
           record: message.records[i]!,
-          originProof: encodeOriginProof(proofs[i]!),
+          originProof: encodeOriginProofWith(proofs[i]!, encodedAuthorisation),
           leafHash: recordLeafHash(message.records[i]!),
         })),
       };

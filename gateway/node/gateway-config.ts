@@ -8,29 +8,57 @@ export class GatewayConfigError extends CarchainError<'CONFIG_INVALID' | 'CONFIG
 
 export interface GatewayConfig {
   gateway: { id: string; dataDir: string };
-  broker: { url: string; shareGroup: string; receiveMaximum: number };
+  /**
+   * `url`: an external broker (MqttIngest subscribes). Otherwise `embedded`: Aedes in this process
+   * (gateway/broker), 127.0.0.1:1883 unless given; exactly one of the two is set after parsing.
+   */
+  broker: {
+    url: string | null;
+    embedded: { host: string; port: number } | null;
+    shareGroup: string;
+    receiveMaximum: number;
+    /** Subscriber connections to an external broker (each holds one unacknowledged message). */
+    connections: number;
+  };
   kv:
     | { backend: 'sqlite'; synchronous: 'FULL' | 'NORMAL' }
     | { backend: 'redis-cluster'; nodes: string; prefix: string; replicas: number; waitTimeoutMs: number };
   /** Seal a batch every `intervalMs` or as soon as `maxLeaves` are pending. */
   batches: { intervalMs: number; maxLeaves: number };
-  api: { host: string; port: number };
+  /** grants: 'chain' refuses grant-key calls (503) until the chain client exists; 'permissive' is for tests. */
+  api: { host: string; port: number; grants: 'chain' | 'permissive' };
+  /**
+   * Where batches are anchored. `embedded`: a single validator in this process (data in
+   * dataDir/chain), its RPC on rpcPort (0 = any free port, shown in /health). `remote`: validator
+   * RPC URLs; `keyFile` holds this gateway's anchoring key (a validator's or a genesis anchorer's),
+   * created 0600 in dataDir when absent. `none`: batches are sealed but not anchored.
+   */
+  chain:
+    | { mode: 'embedded'; rpcHost: string; rpcPort: number; blockIntervalMs: number; anchorIntervalMs: number }
+    | { mode: 'remote'; rpc: string[]; keyFile: string | null; anchorIntervalMs: number }
+    | { mode: 'none' };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
 
 export const GATEWAY_CONFIG_SCHEMA: SchemaObject = {
   type: 'object',
   additionalProperties: false,
-  required: ['gateway', 'broker'],
+  required: ['gateway'],
   properties: {
     gateway: {
       type: 'object', additionalProperties: false, required: ['id', 'dataDir'],
       properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' }, dataDir: { type: 'string', minLength: 1 } },
     },
     broker: {
-      type: 'object', additionalProperties: false, required: ['url'],
+      type: 'object', additionalProperties: false, required: [], default: {},
+      not: { required: ['url', 'embedded'] },
       properties: {
         url: { type: 'string', pattern: '^(mqtts?|wss?)://' },
+        embedded: {
+          type: 'object', additionalProperties: false, required: [],
+          properties: { host: { type: 'string', minLength: 1, default: '127.0.0.1' }, port: { type: 'integer', minimum: 0, maximum: 65535, default: 1883 } },
+        },
+        connections: { type: 'integer', minimum: 1, maximum: 256, default: 4 },
         shareGroup: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'carchain-gateways' },
         receiveMaximum: { type: 'integer', minimum: 1, maximum: 65535, default: 64 },
       },
@@ -59,8 +87,32 @@ export const GATEWAY_CONFIG_SCHEMA: SchemaObject = {
       properties: { intervalMs: { type: 'integer', minimum: 10, default: 1000 }, maxLeaves: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 4096 } },
     },
     api: {
-      type: 'object', additionalProperties: false, required: [], default: { host: '127.0.0.1', port: 8080 },
-      properties: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 } },
+      type: 'object', additionalProperties: false, required: [], default: { host: '127.0.0.1', port: 8080, grants: 'chain' },
+      properties: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        grants: { enum: ['chain', 'permissive'], default: 'chain' },
+      },
+    },
+    chain: {
+      type: 'object', required: ['mode'], default: { mode: 'embedded' },
+      oneOf: [
+        {
+          additionalProperties: false,
+          properties: {
+            mode: { const: 'embedded' }, rpcHost: { type: 'string' }, rpcPort: { type: 'integer', minimum: 0, maximum: 65535 },
+            blockIntervalMs: { type: 'integer', minimum: 10, maximum: 600_000 }, anchorIntervalMs: { type: 'integer', minimum: 10 },
+          },
+        },
+        {
+          additionalProperties: false, required: ['rpc'],
+          properties: {
+            mode: { const: 'remote' }, rpc: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^https?://' } },
+            keyFile: { type: 'string', minLength: 1 }, anchorIntervalMs: { type: 'integer', minimum: 10 },
+          },
+        },
+        { additionalProperties: false, properties: { mode: { const: 'none' } } },
+      ],
     },
     log: {
       type: 'object', additionalProperties: false, required: [], default: { level: 'info' },
@@ -77,6 +129,11 @@ export function parseGatewayConfig(document: unknown, source = 'config'): Gatewa
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
     throw new GatewayConfigError('CONFIG_INVALID', `${source}: ${problems.join('; ')}`);
   }
+  // No external broker named: the embedded one (defaults filled by the schema when the section is given).
+  const broker = copy.broker as Partial<GatewayConfig['broker']>;
+  if (broker.url === undefined) broker.embedded = { host: '127.0.0.1', port: 1883, ...broker.embedded };
+  broker.url ??= null;
+  broker.embedded ??= null;
   // Defaults inside oneOf branches are not applied by ajv (ambiguous), so they are filled here.
   const kv = copy.kv as Partial<Extract<GatewayConfig['kv'], { backend: 'redis-cluster' }>> & Partial<Extract<GatewayConfig['kv'], { backend: 'sqlite' }>>;
   if (kv.backend === 'sqlite') kv.synchronous ??= 'FULL';
@@ -84,6 +141,16 @@ export function parseGatewayConfig(document: unknown, source = 'config'): Gatewa
     kv.prefix ??= 'cc';
     kv.replicas ??= 0;
     kv.waitTimeoutMs ??= 1000;
+  }
+  const chain = copy.chain as { mode: string; rpcHost?: string; rpcPort?: number; blockIntervalMs?: number; anchorIntervalMs?: number; keyFile?: string | null };
+  if (chain.mode === 'embedded') {
+    chain.rpcHost ??= '127.0.0.1';
+    chain.rpcPort ??= 0;
+    chain.blockIntervalMs ??= 1000;
+    chain.anchorIntervalMs ??= 1000;
+  } else if (chain.mode === 'remote') {
+    chain.keyFile ??= null;
+    chain.anchorIntervalMs ??= 1000;
   }
   return copy;
 }

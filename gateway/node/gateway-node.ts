@@ -1,27 +1,31 @@
-// Composition root of a gateway: KV backend, leaf log, verifier, MQTT ingest, batch sealing and the status endpoint.
+// Composition root of a gateway: KV backend, leaf log, verifier, MQTT ingest, batch sealing and the HTTP API.
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { builtinFormatDictionary } from '../../protocol/builtin-formats.js';
+import type { FormatDictionary } from '../../protocol/formats.js';
+import { BatchAnchorer } from '../anchoring/batch-anchorer.js';
+import { openChainLink } from '../anchoring/chain-link.js';
+import { startGatewayApi } from '../api/gateway-api.js';
+import type { GatewayStats } from '../api/gateway-status.js';
+import { chainlessGrantAuthority, permissiveGrantAuthority } from '../api/grant-keys.js';
 import { LeafLog } from '../batches/leaf-log.js';
-import { MqttIngest, type IngestStats } from '../ingest/mqtt-ingest.js';
+import { startUplinkIntake } from '../broker/uplink-intake.js';
 import { UplinkVerifier } from '../ingest/uplink-verifier.js';
-import type { KvHealth, KvStore } from '../kv/kv-store.js';
+import type { KvStore } from '../kv/kv-store.js';
 import { RedisClusterKvStore, parseClusterNodes } from '../kv/redis-cluster-kv-store.js';
 import { SqliteKvStore } from '../kv/sqlite-kv-store.js';
 import type { LogFn } from '../log.js';
 import type { GatewayConfig } from './gateway-config.js';
 
-export interface GatewayStats {
-  gatewayId: string;
-  ingest: IngestStats;
-  batches: { sealed: number; anchored: number; pendingLeaves: number };
-  kv: KvHealth;
-}
+export type { GatewayStats } from '../api/gateway-status.js';
+export { prometheus } from '../api/gateway-status.js';
 
 export interface GatewayHandle {
   apiUrl: string;
+  /** The broker devices publish to (the embedded one's listening address, or broker.url). */
+  brokerUrl: string;
+  /** The chain RPC batches are anchored through (the embedded validator's, or the first remote one). */
+  chainRpcUrl: string | null;
   stats(): Promise<GatewayStats>;
   stop(): Promise<void>;
 }
@@ -36,14 +40,20 @@ export async function startGateway(config: GatewayConfig, log: LogFn): Promise<G
   mkdirSync(config.gateway.dataDir, { recursive: true });
   const kv = await openKv(config);
   const leafLog = new LeafLog(join(config.gateway.dataDir, 'leaves.db'));
-  const formats = builtinFormatDictionary(); // the chain's FormatRegister dictionary replaces this once the chain client exists
-  const ingest = new MqttIngest({
-    brokerUrl: config.broker.url, clientId: `carchain-gateway-${config.gateway.id}`, shareGroup: config.broker.shareGroup,
-    receiveMaximum: config.broker.receiveMaximum, kv, leafLog, verifier: new UplinkVerifier({ formats: () => formats }), log,
-  });
-  await ingest.start();
+  const chain = await openChainLink(config, log);
+  const builtins = builtinFormatDictionary();
+  // The chain's FormatRegister dictionary; the built-in formats without a chain.
+  const formats = (): FormatDictionary => chain?.formats() ?? builtins;
+  await chain?.refreshFormats();
+  const verifier = new UplinkVerifier({ formats });
+  const intake = await startUplinkIntake(config.broker, `carchain-gateway-${config.gateway.id}`, { kv, leafLog, verifier, log });
 
-  // Seal on a timer, and early when enough leaves are pending. Anchoring (BatchAnchor on the chain) comes with the chain client.
+  const anchorer = chain === null ? null : new BatchAnchorer({ chain: chain.client, leafLog, privateKey: chain.privateKey, chainId: () => chain.chainId(), log });
+  const anchorEvery = config.chain.mode === 'none' ? 0 : config.chain.anchorIntervalMs;
+  const anchorTimer = anchorer === null ? undefined : setInterval(() => void anchorer.anchorPending(), anchorEvery);
+  const formatsTimer = chain === null ? undefined : setInterval(() => void chain.refreshFormats(), 30_000);
+
+  // Seal on a timer, and early when enough leaves are pending; each sealed batch is then anchored.
   const seal = () => {
     while (leafLog.pendingLeaves() > 0) {
       const batch = leafLog.sealBatch(config.batches.maxLeaves);
@@ -51,6 +61,7 @@ export async function startGateway(config: GatewayConfig, log: LogFn): Promise<G
       log('info', 'batch sealed', { batchId: batch.batchId, size: batch.size, root: Buffer.from(batch.root).toString('hex') });
       if (batch.size < config.batches.maxLeaves) break;
     }
+    void anchorer?.anchorPending();
   };
   const sealTimer = setInterval(seal, config.batches.intervalMs);
   const eagerTimer = setInterval(() => {
@@ -59,72 +70,41 @@ export async function startGateway(config: GatewayConfig, log: LogFn): Promise<G
 
   const stats = async (): Promise<GatewayStats> => {
     const s = leafLog.stats();
-    return { gatewayId: config.gateway.id, ingest: ingest.stats(), batches: { sealed: s.batches, anchored: s.anchoredBatches, pendingLeaves: s.pendingLeaves }, kv: await kv.health() };
+    return { gatewayId: config.gateway.id, ingest: intake.stats(), batches: { sealed: s.batches, anchored: s.anchoredBatches, pendingLeaves: s.pendingLeaves }, kv: await kv.health() };
   };
-  const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://gateway').pathname;
-    const send = (status: number, type: string, body: string) => {
-      res.writeHead(status, { 'content-type': type });
-      res.end(body);
-    };
-    stats().then(
-      (s) => {
-        if (path === '/stats') return send(200, 'application/json', JSON.stringify(s));
-        if (path === '/health') return send(s.kv.ok && s.ingest.connected ? 200 : 503, 'application/json', JSON.stringify({ ok: s.kv.ok && s.ingest.connected, kv: s.kv, mqtt: s.ingest.connected }));
-        if (path === '/metrics') return send(200, 'text/plain; version=0.0.4', prometheus(s));
-        return send(404, 'application/json', JSON.stringify({ error: { code: 'NOT_FOUND', message: `${path} is not a gateway route` } }));
-      },
-      (err: unknown) => send(500, 'application/json', JSON.stringify({ error: { code: 'INTERNAL', message: String(err) } })),
-    );
+  const api = await startGatewayApi(
+    {
+      kv, batches: leafLog, formats, stats, log,
+      grants: config.api.grants === 'permissive' ? permissiveGrantAuthority : chainlessGrantAuthority,
+      ...(chain !== null ? { chainTxProof: (txId: string) => chain.client.txProof(txId) } : {}),
+    },
+    { host: config.api.host, port: config.api.port },
+  );
+  const apiUrl = api.url;
+  log('info', 'gateway started', {
+    gatewayId: config.gateway.id, api: apiUrl, broker: intake.brokerUrl, embeddedBroker: intake.embedded, kv: config.kv.backend,
+    chain: config.chain.mode, chainRpc: chain?.rpcUrl ?? null,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.api.port, config.api.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const apiUrl = `http://${address.address}:${address.port}`;
-  log('info', 'gateway started', { gatewayId: config.gateway.id, api: apiUrl, broker: config.broker.url, kv: config.kv.backend });
 
   return {
     apiUrl,
+    brokerUrl: intake.brokerUrl,
+    chainRpcUrl: chain?.rpcUrl ?? null,
     stats,
     stop: async () => {
       clearInterval(sealTimer);
       clearInterval(eagerTimer);
-      await ingest.stop();
+      clearInterval(anchorTimer);
+      clearInterval(formatsTimer);
+      await intake.stop();
       seal();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await anchorer?.anchorPending();
+      await anchorer?.stop();
+      await chain?.stop();
+      await api.close();
       await kv.close();
       leafLog.close();
       log('info', 'gateway stopped');
     },
   };
-}
-
-/** Prometheus text exposition of the counters. */
-export function prometheus(s: GatewayStats): string {
-  const lines = [
-    '# HELP carchain_records_total Records by ingest outcome.',
-    '# TYPE carchain_records_total counter',
-    `carchain_records_total{outcome="accepted"} ${s.ingest.accepted}`,
-    `carchain_records_total{outcome="duplicate"} ${s.ingest.duplicates}`,
-    `carchain_records_total{outcome="conflict"} ${s.ingest.conflicts}`,
-    '# HELP carchain_messages_rejected_total Uplink messages rejected, by reason.',
-    '# TYPE carchain_messages_rejected_total counter',
-    ...Object.entries(s.ingest.rejectedByReason).map(([reason, n]) => `carchain_messages_rejected_total{reason="${reason}"} ${n}`),
-    '# HELP carchain_messages_total Uplink messages received.',
-    '# TYPE carchain_messages_total counter',
-    `carchain_messages_total ${s.ingest.messages}`,
-    '# HELP carchain_batches_total Batches sealed and anchored.',
-    '# TYPE carchain_batches_total counter',
-    `carchain_batches_total{state="sealed"} ${s.batches.sealed}`,
-    `carchain_batches_total{state="anchored"} ${s.batches.anchored}`,
-    '# HELP carchain_pending_leaves Leaves waiting for a batch.',
-    '# TYPE carchain_pending_leaves gauge',
-    `carchain_pending_leaves ${s.batches.pendingLeaves}`,
-    '# HELP carchain_kv_up 1 when the KV backend answers.',
-    '# TYPE carchain_kv_up gauge',
-    `carchain_kv_up{backend="${s.kv.backend}"} ${s.kv.ok ? 1 : 0}`,
-  ];
-  return `${lines.join('\n')}\n`;
 }

@@ -5,11 +5,11 @@ import { builtinFormatDictionary } from '../../protocol/builtin-formats.js';
 import { devicePoolKey, deviceRoot } from '../../protocol/device-keys.js';
 import { masterKeyFromSeed } from '../../protocol/hd-keys.js';
 import { poolKeyPair, poolMaterialFor } from '../../protocol/owner-keys.js';
-import { authorisePoolKey } from '../../protocol/pool-authorisation.js';
+import { authorisePoolKey, encodePoolAuthorisation } from '../../protocol/pool-authorisation.js';
 import { derivePoolAddresses } from '../../protocol/pools.js';
 import { checkRecordKey, decodeRecord, encodeRecord, openRecord, recordId, sealRecord, type SealedRecord } from '../../protocol/record.js';
 import { createUplinkMessage, decodeUplinkMessage, encodeUplinkMessage, verifyUplinkMessage } from '../../protocol/uplink.js';
-import { decodeOriginProof, encodeOriginProof, originProofs, verifyOrigin } from '../../protocol/origin-proof.js';
+import { decodeOriginProof, encodeOriginProof, encodeOriginProofWith, originProofs, verifyOrigin } from '../../protocol/origin-proof.js';
 import { FormatDictionary } from '../../protocol/formats.js';
 
 const formats = builtinFormatDictionary();
@@ -65,6 +65,8 @@ t.test('uplink messages: sign once, verify once, every record proven alone', (t)
     verifyOrigin(decoded.records[i]!, back, now);
   }
   t.pass('7 origin proofs verify after a wire round trip');
+  const encodedAuth = encodePoolAuthorisation(decoded.authorisation);
+  t.ok(proofs.every((p) => Buffer.from(encodeOriginProofWith(p, encodedAuth)).equals(encodeOriginProof(p))), 'the pre-encoded authorisation path gives the same bytes');
   t.throws(() => verifyOrigin(decoded.records[1]!, proofs[0]!, now), { code: 'SIGNATURE_INVALID' }, 'the proof of another record leads to another root');
   t.throws(() => verifyOrigin(decoded.records[0]!, { ...proofs[0]!, treeSize: 8 }, now), { code: /PROOF_INVALID|SIGNATURE_INVALID/ }, 'a changed tree size');
   t.throws(() => verifyOrigin(decoded.records[0]!, proofs[0]!, now + 2 * DAY), { code: 'AUTH_EXPIRED' });

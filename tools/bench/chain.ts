@@ -52,19 +52,20 @@ async function measure(size: number): Promise<{ latencyMs: { median: number; p95
         await clients[i % size]!.submit(txs[i]!.bytes);
       }
     }));
-    const last = txs[txs.length - 1]!;
-    const lastHex = Buffer.from(last.txId).toString('hex');
-    // Wait for every tx: the last submitted is not necessarily the last committed.
-    for (const tx of txs) {
-      const id = Buffer.from(tx.txId).toString('hex');
-      for (;;) {
-        const r = await clients[0]!.tx(id).catch(() => ({ pending: true }));
-        if ('height' in r && r.height !== undefined) break;
-        await new Promise((res) => setTimeout(res, id === lastHex ? 20 : 50));
-      }
+    // Done when every node's mempool is empty (each tx committed or dropped); checked afterwards.
+    for (;;) {
+      const statuses = await Promise.all(clients.map((c) => c.status()));
+      if (statuses.every((st) => st.mempool.txs === 0)) break;
+      await new Promise((res) => setTimeout(res, 20));
     }
     const seconds = (performance.now() - t0) / 1000;
     const blocks = (await net.maxHeight()) - startHeight;
+    let missing = 0;
+    for (const tx of txs) {
+      const r = await clients[0]!.tx(Buffer.from(tx.txId).toString('hex')).catch(() => ({ pending: true }));
+      if (!('height' in r) || r.height === undefined) missing++;
+    }
+    if (missing > 0) throw new Error(`${missing} of ${txs.length} transactions were not committed`);
     return { latencyMs: { median: round(median(latencies)), p95: round(p95(latencies)) }, txPerSec: Math.round(THROUGHPUT_TXS / seconds), blocks };
   } finally {
     await net.close();

@@ -2,6 +2,7 @@
 // The `carchain` command: a thin front end over library code; one module per command group.
 import { Command, CommanderError } from 'commander';
 import { CarchainError } from '../../protocol/errors.js';
+import { registerCait } from '../cait/read-command.js';
 import { registerChain } from './commands/chain.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDongle } from './commands/dongle.js';
@@ -16,6 +17,7 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride();
 
+registerCait(program);
 registerChain(program);
 registerDemo(program);
 registerDongle(program);

@@ -3,7 +3,7 @@
 // Layout: HOME/config.yaml, HOME/genesis.json, HOME/validator-key.json (0600), HOME/data/ (chain.db,
 // consensus.wal, last-signed.json). Paths in the config are relative to HOME.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type SchemaObject } from 'ajv';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -11,6 +11,7 @@ import { p2pkhAddress } from '../../../protocol/address.js';
 import { CarchainError } from '../../../protocol/errors.js';
 import { publicKeyFromPrivate } from '../../../protocol/signature.js';
 import { type Genesis, parseGenesis, serialiseGenesis } from '../app/genesis.js';
+import { readKeyFile, writeKeyFile } from './key-file.js';
 
 export class ChainHomeError extends CarchainError<'CONFIG_INVALID' | 'CONFIG_UNREADABLE' | 'KEY_INVALID' | 'HOME_EXISTS'> {}
 
@@ -110,13 +111,11 @@ export function loadChainHome(home: string): ChainHome {
     throw new ChainHomeError('CONFIG_INVALID', `genesis: ${(err as Error).message}`, { cause: err });
   }
   const genesis = parseGenesis(genesisJson);
-  const keyJson = JSON.parse(readText(at(config.keyFile), 'key file')) as { privateKey?: unknown };
-  if (typeof keyJson.privateKey !== 'string' || !/^[0-9a-f]{64}$/.test(keyJson.privateKey)) throw new ChainHomeError('KEY_INVALID', 'key file: privateKey must be 64 hex digits');
-  const privateKey = Uint8Array.from(Buffer.from(keyJson.privateKey, 'hex'));
+  let privateKey: Uint8Array;
   try {
-    publicKeyFromPrivate(privateKey);
+    privateKey = readKeyFile(at(config.keyFile));
   } catch (err) {
-    throw new ChainHomeError('KEY_INVALID', `key file: ${(err as Error).message}`, { cause: err });
+    throw new ChainHomeError('KEY_INVALID', (err as Error).message, { cause: err });
   }
   return { home: dir, config, genesis, privateKey, dataDir: at(config.dataDir) };
 }
@@ -163,9 +162,7 @@ export function initChainHomes(o: InitOptions): InitResult {
     const home = join(out, `node${i}`);
     mkdirSync(home, { recursive: true });
     writeFileSync(join(home, 'genesis.json'), genesisText);
-    const keyFile = join(home, 'validator-key.json');
-    writeFileSync(keyFile, `${JSON.stringify({ privateKey: Buffer.from(key).toString('hex') })}\n`, { mode: 0o600 });
-    chmodSync(keyFile, 0o600);
+    writeKeyFile(join(home, 'validator-key.json'), key);
     const p2pPort = basePort + 2 * i;
     const rpcPort = p2pPort + 1;
     const config = {

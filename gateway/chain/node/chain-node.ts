@@ -90,6 +90,8 @@ export class ChainNode {
   private stopped = false;
   private gossipTimer: NodeJS.Timeout | undefined;
   private readonly wal: FileWal;
+  /** The last saved height, its time and the set deciding the next: read for every transaction check. */
+  private tip!: { height: number; time: number; next: ValidatorSet };
 
   private constructor(private readonly options: ChainNodeOptions) {
     this.now = options.now ?? Date.now;
@@ -109,7 +111,8 @@ export class ChainNode {
     const g = options.genesis.execution;
     this.store.initialise(g.writes, g.appHash, new ValidatorSet(g.nextValidators));
     this.mempool = new Mempool(options.app, options.mempool);
-    const validators = this.validatorsAt(this.store.height() + 1);
+    this.refreshTip();
+    const validators = this.tip.next;
     this.wal = FileWal.open(join(options.dataDir, 'consensus.wal'));
     this.replica = new ConsensusReplica({
       chainId: options.chainId, validators, valueId: blockIdOfValue, privateKey: options.privateKey,
@@ -125,7 +128,7 @@ export class ChainNode {
   static start(options: ChainNodeOptions): ChainNode {
     const node = new ChainNode(options);
     node.wire();
-    const last = node.store.height();
+    const last = node.tip.height;
     node.log('info', 'chain node starting', { address: node.address, height: last, validator: node.isValidator() });
     node.handle(node.replica.restore(last, node.validatorsAt(last + 1)));
     return node;
@@ -137,7 +140,7 @@ export class ChainNode {
 
   /** Last committed height. */
   get height(): number {
-    return this.store.height();
+    return this.tip.height;
   }
 
   /** The height being decided. */
@@ -153,7 +156,18 @@ export class ChainNode {
     return this.replica.core.validators.has(this.address);
   }
 
+  private refreshTip(): void {
+    const height = this.store.height();
+    const time = height === 0 ? this.options.genesis.time : this.store.header(height)!.time;
+    this.tip = { height, time, next: this.loadValidators(height + 1) };
+  }
+
   validatorsAt(height: number): ValidatorSet {
+    if (height === this.tip.height + 1) return this.tip.next;
+    return this.loadValidators(height);
+  }
+
+  private loadValidators(height: number): ValidatorSet {
     const set = this.store.validatorsAt(height);
     if (set === undefined) throw new ConsensusError('STORAGE_FAILED', `no validator set stored for height ${height}`);
     return set;
@@ -165,7 +179,7 @@ export class ChainNode {
 
   /** Context for checking a transaction now, against the committed state (the next height). */
   private checkContext(): BlockContext {
-    const h = this.store.height();
+    const h = this.tip.height;
     return {
       chainId: this.chainId, height: h + 1, time: Math.max(this.now(), this.lastTime() + 1),
       validators: this.validatorsAt(h + 1), validatorsAt: (x) => this.store.validatorsAt(x), verifiedSignatures: this.signatures,
@@ -235,7 +249,7 @@ export class ChainNode {
   }
 
   private statusPayload(): Uint8Array {
-    return new ByteWriter().u64(this.store.height()).finish();
+    return new ByteWriter().u64(this.tip.height).finish();
   }
 
   private onMessage(from: string, kind: number, payload: Uint8Array): void {
@@ -285,8 +299,8 @@ export class ChainNode {
     if (this.syncing) return;
     this.syncing = true;
     try {
-      while (!this.stopped && this.store.height() < peerHeight) {
-        const height = this.store.height() + 1;
+      while (!this.stopped && this.tip.height < peerHeight) {
+        const height = this.tip.height + 1;
         if (this.replica.height !== height || this.replica.core.decision !== null) {
           // Decided but not yet started: start now rather than wait out the block interval.
           if (this.nextStart !== null) this.startNextHeight();
@@ -298,13 +312,13 @@ export class ChainNode {
         r.u8();
         const value = r.bytes(2 * 1024 * 1024, 'block').slice();
         const commit = decodeCommit(r.bytes(1024 * 1024, 'commit'));
-        if (this.store.height() >= height) continue; // decided by consensus meanwhile
+        if (this.tip.height >= height) continue; // decided by consensus meanwhile
         this.handle(this.replica.onCommit(value, commit));
-        if (this.store.height() < height) {
+        if (this.tip.height < height) {
           this.log('warn', 'catch-up block refused', { peer, height });
           break;
         }
-        if (this.nextStart !== null && this.store.height() < peerHeight) this.startNextHeight();
+        if (this.nextStart !== null && this.tip.height < peerHeight) this.startNextHeight();
       }
     } catch (err) {
       this.log('debug', 'catch-up failed', { peer, error: err instanceof Error ? err.message : String(err) });
@@ -353,7 +367,7 @@ export class ChainNode {
   }
 
   private decided(height: number, value: Uint8Array, commit: Commit): void {
-    if (height !== this.store.height() + 1) return; // replayed decision of a saved height
+    if (height !== this.tip.height + 1) return; // replayed decision of a saved height
     const block = decodeBlock(value);
     const blockId = blockIdOfValue(value);
     const key = Buffer.from(blockId).toString('hex');
@@ -363,6 +377,7 @@ export class ChainNode {
     const txIds = execution.results.map((r) => r.txId);
     const nextValidators = new ValidatorSet(execution.nextValidators);
     this.store.save({ block, blockBytes: value, blockId, commit, writes: execution.writes, nextValidators, txIds });
+    this.tip = { height, time: block.header.time, next: nextValidators };
     this.log('info', 'block committed', {
       height, txs: block.txs.length, round: commit.round, id: key.slice(0, 16), appHash: Buffer.from(block.header.appHash).toString('hex').slice(0, 16),
     });
@@ -404,8 +419,7 @@ export class ChainNode {
   // ---------- blocks ----------
 
   private lastTime(): number {
-    const h = this.store.height();
-    return h === 0 ? this.options.genesis.time : this.store.header(h)!.time;
+    return this.tip.time;
   }
 
   private context(height: number, time: number): BlockContext {
@@ -468,7 +482,7 @@ export class ChainNode {
       this.log('warn', 'invalid block', { height: h.height, proposer: h.proposer, why });
       return null;
     };
-    const height = this.store.height() + 1;
+    const height = this.tip.height + 1;
     if (h.chainId !== this.chainId) return reject('wrong chain id');
     if (h.height !== height) return reject(`height ${h.height}, expected ${height}`);
     const validators = this.validatorsAt(height);

@@ -64,6 +64,7 @@ export class BlockStore implements StateReader {
   private readonly db: Database.Database;
   /** Prepared once: state reads run for every transaction check. */
   private readonly getState: Database.Statement;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(path: string) {
     this.db = new Database(path);
@@ -71,6 +72,16 @@ export class BlockStore implements StateReader {
     this.db.pragma('synchronous = FULL');
     this.db.exec(SCHEMA);
     this.getState = this.db.prepare('SELECT value FROM state WHERE key = ?');
+  }
+
+  /** Statements are compiled once per SQL text: several run for every transaction and block. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (st === undefined) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   /**
@@ -93,12 +104,12 @@ export class BlockStore implements StateReader {
   }
 
   private meta(key: string): Uint8Array | undefined {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: Buffer } | undefined;
+    const row = this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: Buffer } | undefined;
     return row === undefined ? undefined : new Uint8Array(row.value);
   }
 
   private setMeta(key: string, value: Uint8Array): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.sql('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   /** True once genesis state has been written (height 0 exists). */
@@ -111,14 +122,14 @@ export class BlockStore implements StateReader {
     if (this.isInitialised()) return;
     this.db.transaction(() => {
       this.applyWrites(writes);
-      this.db.prepare('INSERT INTO validator_sets (height, set_bytes) VALUES (1, ?)').run(encodeValidatorSet(validators));
+      this.sql('INSERT INTO validator_sets (height, set_bytes) VALUES (1, ?)').run(encodeValidatorSet(validators));
       this.setMeta('app_hash', appHash);
     })();
   }
 
   /** Highest saved height; 0 before the first block. */
   height(): number {
-    const row = this.db.prepare('SELECT MAX(height) AS h FROM blocks').get() as { h: number | null };
+    const row = this.sql('SELECT MAX(height) AS h FROM blocks').get() as { h: number | null };
     return row.h ?? 0;
   }
 
@@ -134,11 +145,11 @@ export class BlockStore implements StateReader {
     this.db.transaction(() => {
       const expected = this.height() + 1;
       if (height !== expected) throw new BlockStoreError('STORE_MISMATCH', `saving height ${height}, expected ${expected}`);
-      this.db.prepare('INSERT INTO blocks (height, id, header, block, time) VALUES (?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO blocks (height, id, header, block, time) VALUES (?, ?, ?, ?, ?)')
         .run(height, s.blockId, encodeHeader(s.block.header), s.blockBytes, s.block.header.time);
-      this.db.prepare('INSERT INTO commits (height, commit_bytes) VALUES (?, ?)').run(height, encodeCommit(s.commit));
-      this.db.prepare('INSERT INTO validator_sets (height, set_bytes) VALUES (?, ?)').run(height + 1, encodeValidatorSet(s.nextValidators));
-      const index = this.db.prepare('INSERT OR IGNORE INTO txs (id, height, idx) VALUES (?, ?, ?)');
+      this.sql('INSERT INTO commits (height, commit_bytes) VALUES (?, ?)').run(height, encodeCommit(s.commit));
+      this.sql('INSERT INTO validator_sets (height, set_bytes) VALUES (?, ?)').run(height + 1, encodeValidatorSet(s.nextValidators));
+      const index = this.sql('INSERT OR IGNORE INTO txs (id, height, idx) VALUES (?, ?, ?)');
       s.txIds.forEach((id, i) => index.run(id, height, i));
       this.applyWrites(s.writes);
       this.setMeta('app_hash', s.block.header.appHash);
@@ -146,8 +157,8 @@ export class BlockStore implements StateReader {
   }
 
   private applyWrites(writes: readonly StateWrite[]): void {
-    const put = this.db.prepare('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-    const del = this.db.prepare('DELETE FROM state WHERE key = ?');
+    const put = this.sql('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    const del = this.sql('DELETE FROM state WHERE key = ?');
     for (const w of writes) {
       if (w.value === null) del.run(w.key);
       else put.run(w.key, w.value);
@@ -155,7 +166,7 @@ export class BlockStore implements StateReader {
   }
 
   blockBytes(height: number): Uint8Array | undefined {
-    const row = this.db.prepare('SELECT block FROM blocks WHERE height = ?').get(height) as { block: Buffer } | undefined;
+    const row = this.sql('SELECT block FROM blocks WHERE height = ?').get(height) as { block: Buffer } | undefined;
     return row === undefined ? undefined : new Uint8Array(row.block);
   }
 
@@ -165,36 +176,36 @@ export class BlockStore implements StateReader {
   }
 
   header(height: number): BlockHeader | undefined {
-    const row = this.db.prepare('SELECT header FROM blocks WHERE height = ?').get(height) as { header: Buffer } | undefined;
+    const row = this.sql('SELECT header FROM blocks WHERE height = ?').get(height) as { header: Buffer } | undefined;
     return row === undefined ? undefined : decodeHeader(new Uint8Array(row.header));
   }
 
   blockId(height: number): Uint8Array | undefined {
-    const row = this.db.prepare('SELECT id FROM blocks WHERE height = ?').get(height) as { id: Buffer } | undefined;
+    const row = this.sql('SELECT id FROM blocks WHERE height = ?').get(height) as { id: Buffer } | undefined;
     return row === undefined ? undefined : new Uint8Array(row.id);
   }
 
   /** The commit that decided `height` (as seen by this node). */
   commit(height: number): Commit | undefined {
-    const row = this.db.prepare('SELECT commit_bytes FROM commits WHERE height = ?').get(height) as { commit_bytes: Buffer } | undefined;
+    const row = this.sql('SELECT commit_bytes FROM commits WHERE height = ?').get(height) as { commit_bytes: Buffer } | undefined;
     return row === undefined ? undefined : decodeCommit(new Uint8Array(row.commit_bytes));
   }
 
   /** The set deciding `height` (known up to height() + 1). */
   validatorsAt(height: number): ValidatorSet | undefined {
-    const row = this.db.prepare('SELECT set_bytes FROM validator_sets WHERE height = ?').get(height) as { set_bytes: Buffer } | undefined;
+    const row = this.sql('SELECT set_bytes FROM validator_sets WHERE height = ?').get(height) as { set_bytes: Buffer } | undefined;
     return row === undefined ? undefined : decodeValidatorSet(new Uint8Array(row.set_bytes));
   }
 
   /** Heights h < `below` whose block changed the set (the set deciding h + 1 differs from h's), ascending. */
   validatorSetChanges(below: number): number[] {
-    const rows = this.db.prepare(`SELECT a.height AS h FROM validator_sets a JOIN validator_sets b ON b.height = a.height + 1
+    const rows = this.sql(`SELECT a.height AS h FROM validator_sets a JOIN validator_sets b ON b.height = a.height + 1
       WHERE a.height < ? AND a.set_bytes != b.set_bytes ORDER BY a.height`).all(below) as { h: number }[];
     return rows.map((r) => r.h);
   }
 
   locateTx(txId: Uint8Array): TxLocation | undefined {
-    const row = this.db.prepare('SELECT height, idx FROM txs WHERE id = ?').get(txId) as { height: number; idx: number } | undefined;
+    const row = this.sql('SELECT height, idx FROM txs WHERE id = ?').get(txId) as { height: number; idx: number } | undefined;
     return row === undefined ? undefined : { height: row.height, index: row.idx };
   }
 
@@ -207,8 +218,8 @@ export class BlockStore implements StateReader {
   scan(prefix: Uint8Array, limit = Number.MAX_SAFE_INTEGER): Iterable<[Uint8Array, Uint8Array]> {
     const end = prefixEnd(prefix);
     const rows = (end === null
-      ? this.db.prepare('SELECT key, value FROM state WHERE key >= ? ORDER BY key LIMIT ?').all(prefix, limit)
-      : this.db.prepare('SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key LIMIT ?').all(prefix, end, limit)) as { key: Buffer; value: Buffer }[];
+      ? this.sql('SELECT key, value FROM state WHERE key >= ? ORDER BY key LIMIT ?').all(prefix, limit)
+      : this.sql('SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key LIMIT ?').all(prefix, end, limit)) as { key: Buffer; value: Buffer }[];
     return rows.map((row): [Uint8Array, Uint8Array] => [new Uint8Array(row.key), new Uint8Array(row.value)]);
   }
 }

