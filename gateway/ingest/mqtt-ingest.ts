@@ -185,17 +185,26 @@ export class MqttIngest {
     return this.version;
   }
 
+  /** The subscription filter, set by start(); re-subscribed on every reconnect. */
+  private filter: string | null = null;
+
   async start(): Promise<void> {
     const count = this.options.connections ?? 1;
     const wanted = this.options.protocolVersion ?? 'auto';
     const group = this.options.shareGroup === undefined ? DEFAULT_SHARE_GROUP : this.options.shareGroup;
     const filter = group === null ? UPLINK_FILTER : `$share/${group}/${UPLINK_FILTER}`;
+    this.filter = filter;
     for (let i = 0; i < count; i++) {
       // The first connection keeps the historical client id, so an upgraded gateway resumes its session.
       const clientId = i === 0 ? this.options.clientId : `${this.options.clientId}-${i}`;
       const client = await this.connect(clientId, this.version ?? (wanted === 'auto' ? 5 : wanted), wanted === 'auto');
       this.clients.push(client);
-      await client.subscribeAsync(filter, { qos: 1 });
+      try {
+        await client.subscribeAsync(filter, { qos: 1 });
+      } catch (err) {
+        // The broker went away between CONNACK and SUBACK: the reconnect handler subscribes again.
+        this.log('warn', 'subscribe failed; subscribing again on reconnect', { clientId, error: (err as Error).message });
+      }
     }
     this.log('info', 'ingest subscribed', { filter, connections: count, protocolVersion: this.version });
   }
@@ -252,7 +261,15 @@ export class MqttIngest {
     }
     this.version = version;
     client.on('error', (err) => this.log('warn', 'mqtt error', { error: err.message }));
-    client.on('connect', () => this.log('info', 'mqtt connected', { broker: this.options.brokerUrl, clientId }));
+    client.on('connect', () => {
+      this.log('info', 'mqtt connected', { broker: this.options.brokerUrl, clientId });
+      // Subscribe again on every reconnect even when the session was resumed: Mosquitto 2.0 restores
+      // plain subscriptions from its persistence file after a restart but not shared ($share/…)
+      // ones, which would leave a resumed session subscribed to nothing. Re-subscribing is idempotent.
+      if (this.filter !== null) {
+        client.subscribeAsync(this.filter, { qos: 1 }).catch((err: unknown) => this.log('warn', 'resubscribe failed', { error: (err as Error).message }));
+      }
+    });
     return client;
   }
 

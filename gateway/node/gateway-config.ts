@@ -15,7 +15,8 @@ export interface GatewayConfig {
   broker: {
     url: string | null;
     embedded: { host: string; port: number } | null;
-    shareGroup: string;
+    /** null: a plain subscription (one gateway per broker; survives a Mosquitto restart, see docs/gateway.md). */
+    shareGroup: string | null;
     receiveMaximum: number;
     /** Subscriber connections to an external broker (each holds one unacknowledged message). */
     connections: number;
@@ -59,7 +60,7 @@ export const GATEWAY_CONFIG_SCHEMA: SchemaObject = {
           properties: { host: { type: 'string', minLength: 1, default: '127.0.0.1' }, port: { type: 'integer', minimum: 0, maximum: 65535, default: 1883 } },
         },
         connections: { type: 'integer', minimum: 1, maximum: 256, default: 4 },
-        shareGroup: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'carchain-gateways' },
+        shareGroup: { type: ['string', 'null'], pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'carchain-gateways' },
         receiveMaximum: { type: 'integer', minimum: 1, maximum: 65535, default: 64 },
       },
     },

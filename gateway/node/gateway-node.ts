@@ -2,6 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinFormatDictionary } from '../../protocol/builtin-formats.js';
+import { CarchainError } from '../../protocol/errors.js';
 import type { FormatDictionary } from '../../protocol/formats.js';
 import { BatchAnchorer } from '../anchoring/batch-anchorer.js';
 import { openChainLink } from '../anchoring/chain-link.js';
@@ -30,6 +31,20 @@ export interface GatewayHandle {
   stop(): Promise<void>;
 }
 
+/** A cluster in the middle of a failover refuses connections for a few seconds: wait it out rather than exit. */
+async function openKvPatiently(config: GatewayConfig, log: LogFn, patienceMs = 60_000): Promise<KvStore> {
+  const deadline = Date.now() + patienceMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openKv(config);
+    } catch (err) {
+      if (!(err instanceof CarchainError && err.temporary) || Date.now() > deadline) throw err;
+      log('warn', 'KV store not reachable yet; retrying', { attempt, error: err.message });
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * attempt)));
+    }
+  }
+}
+
 async function openKv(config: GatewayConfig): Promise<KvStore> {
   const kv = config.kv;
   if (kv.backend === 'sqlite') return SqliteKvStore.open({ path: join(config.gateway.dataDir, 'kv.db'), synchronous: kv.synchronous });
@@ -38,7 +53,7 @@ async function openKv(config: GatewayConfig): Promise<KvStore> {
 
 export async function startGateway(config: GatewayConfig, log: LogFn): Promise<GatewayHandle> {
   mkdirSync(config.gateway.dataDir, { recursive: true });
-  const kv = await openKv(config);
+  const kv = await openKvPatiently(config, log);
   const leafLog = new LeafLog(join(config.gateway.dataDir, 'leaves.db'));
   const chain = await openChainLink(config, log);
   const builtins = builtinFormatDictionary();

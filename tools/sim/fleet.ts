@@ -28,6 +28,8 @@ export interface FleetResult {
   devices: string[];
   /** Hex record ids of every record the fleet committed (all delivered once this resolves). */
   recordIds: string[];
+  /** Where each of them is filed (same order): what getKV needs to read it back. */
+  slots: { address: string; encodedKey: Uint8Array }[];
   ms: number;
 }
 
@@ -50,6 +52,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     const outbox = SqliteOutbox.open({ path: join(dir, 'outbox.db') });
     const uplink = new MqttUplink({ url: options.brokerUrl, deviceId: keystore.deviceAddress, outbox, keys: (address) => pairing.signingKeyFor(address) });
     const ids: string[] = [];
+    const slots: { address: string; encodedKey: Uint8Array }[] = [];
     try {
       await uplink.start();
       const factory = new RecordFactory(pairing.binding()!);
@@ -60,6 +63,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
           batch.push(factory.snapshot({ t: t0, seq, pids: { RPM: 800 + (seq % 3000), SPEED: seq % 130, COOLANT_TEMP: 88 } }));
         }
         ids.push(...outbox.enqueue(batch).ids);
+        slots.push(...batch.map((r) => ({ address: r.address, encodedKey: r.encodedKey })));
         done += batch.length;
         options.onProgress?.(done, total);
       }
@@ -68,8 +72,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       await uplink.stop({ timeoutMs: 5_000 });
       outbox.close();
     }
-    return { device: keystore.deviceAddress, ids };
+    return { device: keystore.deviceAddress, ids, slots };
   };
   const results = await Promise.all(Array.from({ length: options.devices }, (_, i) => run(i)));
-  return { devices: results.map((r) => r.device), recordIds: results.flatMap((r) => r.ids), ms: Math.round(performance.now() - started) };
+  return { devices: results.map((r) => r.device), recordIds: results.flatMap((r) => r.ids), slots: results.flatMap((r) => r.slots), ms: Math.round(performance.now() - started) };
 }

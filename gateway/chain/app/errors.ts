@@ -25,6 +25,7 @@ export const APP_REJECTION_CODES = [
   'UNKNOWN_DEVICE', // the device is not linked to any vehicle
   'SAME_OWNER', // a transfer to the current owner
   'EPOCH_NOT_INCREASING', // a lock key set epoch ≤ the stored one
+  'KEY_SET_INVALID', // the keySet bytes are not an owner-signed key set (protocol/lock/key-set.ts) for this vehicle and epoch
   'GRANT_EXPIRED', // a grant whose own expiresAt (≠ 0) is not after block time
   'UNKNOWN_GRANT', // a revocation of a grant id that does not exist (of that kind)
   'NOT_GRANTOR', // a revocation by someone other than the grant's grantor

@@ -17,6 +17,8 @@ import { verifyDeviceReset, verifyDeviceSetup, type SignedDeviceSetup } from '..
 import { ProtocolError } from '../../../protocol/errors.js';
 import type { FormatDefinition } from '../../../protocol/formats.js';
 import { hash160 } from '../../../protocol/hash.js';
+import { LockError } from '../../../protocol/lock/errors.js';
+import { decodeKeySet, type KeySet } from '../../../protocol/lock/key-set.js';
 import { equalBytes } from '../../../protocol/wire.js';
 import { reject } from './errors.js';
 import {
@@ -154,6 +156,17 @@ export function applyLockKeySet(s: TxScope, b: LockKeySetBody): void {
     const current = loadLockKeySet(raw);
     if (b.epoch <= current.epoch) reject('EPOCH_NOT_INCREASING', `epoch ${b.epoch} does not raise ${current.epoch}`);
   }
+  // The lock accepts only a set signed by the vehicle's owner for its vehicle and this epoch: one
+  // that could never be accepted must not be anchored either.
+  let ks: KeySet;
+  try {
+    ks = decodeKeySet(b.keySet).keySet;
+  } catch (err) {
+    if (err instanceof LockError) reject('KEY_SET_INVALID', `keySet: ${err.message}`);
+    throw err;
+  }
+  if (!equalBytes(ks.vidHash, b.vidHash) || ks.epoch !== b.epoch) reject('KEY_SET_INVALID', 'the key set names another vehicle or epoch than the transaction');
+  if (!equalBytes(ks.ownerPublicKey, vehicle.ownerPublicKey)) reject('NOT_OWNER', 'the key set is signed by a key that does not own the vehicle');
   s.state.set(keys.lockKeySet(b.vidHash), saveLockKeySet({ epoch: b.epoch, keySet: b.keySet, height: s.ctx.height }));
 }
 

@@ -52,7 +52,7 @@ function build(chain: TestChain, built: Uint8Array[], [kind, a, b, c]: [number, 
     case 5:
       return deviceResetTx(chain, pick(owners, a), pick(devices, b));
     case 6:
-      return lockKeySetTx(chain, pick(owners, a), pick(vids, b), c % 5);
+      return lockKeySetTx(chain, pick(owners, a), pick(vids, b), (c % 5) + 1); // key sets start at epoch 1
     case 7:
       return grantTx(chain, pick(owners, a), { formats: [pick(['trip-gps', 'dtc', 'nope'], b)], expiresAt: c % 3 === 0 ? chain.time : 0 });
     case 8:

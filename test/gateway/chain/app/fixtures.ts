@@ -19,6 +19,7 @@ import {
 import { signDeviceReset, signDeviceSetup, vehicleIdHash, type DeviceSetupStatement } from '../../../../protocol/device-statements.js';
 import type { FormatDefinition } from '../../../../protocol/formats.js';
 import { sha256 } from '../../../../protocol/hash.js';
+import { signKeySet } from '../../../../protocol/lock/key-set.js';
 import { publicKeyFromPrivate } from '../../../../protocol/signature.js';
 import { utf8 } from '../../../../protocol/wire.js';
 import { encodeVote, signVote, type Vote } from '../../../../gateway/chain/consensus/messages.js';
@@ -189,8 +190,14 @@ export function transferTx(chain: TestChain, current: TestKey, next: TestKey, vi
   return tx('VehicleTransfer', current, encodeVehicleTransferBody({ vidHash, newOwnerPubKey: next.pub, acceptanceSignature }), { expiresAt: expiryFor(chain), ...o, nonce });
 }
 
-export function lockKeySetTx(chain: TestChain, signer: TestKey, vidHash: Uint8Array, epoch: number, o: TxOptions = {}): Uint8Array {
-  return tx('LockKeySet', signer, encodeLockKeySetBody({ vidHash, epoch, keySet: utf8(`key-set-${epoch}`) }), { expiresAt: expiryFor(chain), ...o });
+/** A real key set (protocol/lock/key-set.ts), signed by `owner` (default: the tx signer). */
+export function signedKeySet(owner: TestKey, vidHash: Uint8Array, epoch: number): Uint8Array {
+  return signKeySet({ vidHash, epoch, lockPublicKey: key('lock').pub, ownerPublicKey: owner.pub, issuedAt: 1_700_000_000_000, delegates: [], revoked: [] }, owner.priv);
+}
+
+export function lockKeySetTx(chain: TestChain, signer: TestKey, vidHash: Uint8Array, epoch: number, o: TxOptions & { keySet?: Uint8Array } = {}): Uint8Array {
+  const keySet = o.keySet ?? signedKeySet(signer, vidHash, epoch);
+  return tx('LockKeySet', signer, encodeLockKeySetBody({ vidHash, epoch, keySet }), { expiresAt: expiryFor(chain), ...o });
 }
 
 export function grantTx(chain: TestChain, signer: TestKey, body: Partial<GrantBody> & { kind?: 'grant' | 'revoke' } = {}, o: TxOptions = {}): Uint8Array {

@@ -20,7 +20,7 @@ import {
   writeGrantsByVehicle,
 } from '../../../../gateway/chain/app/queries.js';
 import type { TxResult } from '../../../../gateway/chain/app/state-machine.js';
-import { anchorTx, deviceResetTx, deviceSetupTx, formatRegisterTx, grantTx, hex, key, lockKeySetTx, TestChain, testFormat, transferTx, vid, writeGrantTx } from './fixtures.js';
+import { anchorTx, deviceResetTx, deviceSetupTx, formatRegisterTx, grantTx, hex, key, lockKeySetTx, signedKeySet, TestChain, testFormat, transferTx, vid, writeGrantTx } from './fixtures.js';
 
 const owner = key('owner');
 const buyer = key('buyer');
@@ -44,7 +44,7 @@ t.test('vehicle life cycle', (t) => {
   t.same(vehiclesByOwner(chain.state, owner.address), [vid()]);
 
   ok(t, chain.run(lockKeySetTx(chain, owner, vid(), 1)), 'lock key set epoch 1');
-  t.same(getLockKeySet(chain.state, vid()), { epoch: 1, keySet: utf8('key-set-1'), height: chain.height, staleAfterTransfer: false });
+  t.same(getLockKeySet(chain.state, vid()), { epoch: 1, keySet: signedKeySet(owner, vid(), 1), height: chain.height, staleAfterTransfer: false });
 
   ok(t, chain.run(deviceResetTx(chain, owner, device)), 'reset');
   t.equal(getVehicle(chain.state, vid())!.device, null, 'device link removed');

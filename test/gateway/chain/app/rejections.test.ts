@@ -19,6 +19,7 @@ import {
   grantTx,
   key,
   lockKeySetTx,
+  signedKeySet,
   makeGenesis,
   stakeTx,
   TestChain,
@@ -259,6 +260,18 @@ t.test('lock key sets', (t) => {
   });
   t.test('equal epoch → EPOCH_NOT_INCREASING', (t) => {
     refuses(t, chain, lockKeySetTx(chain, owner, vid(), 5), 'EPOCH_NOT_INCREASING');
+    t.end();
+  });
+  t.test('key set bytes that are not a signed key set → KEY_SET_INVALID', (t) => {
+    refuses(t, chain, lockKeySetTx(chain, owner, vid(), 7, { keySet: utf8('not a key set') }), 'KEY_SET_INVALID');
+    t.end();
+  });
+  t.test('key set for another epoch than the transaction → KEY_SET_INVALID', (t) => {
+    refuses(t, chain, lockKeySetTx(chain, owner, vid(), 7, { keySet: signedKeySet(owner, vid(), 8) }), 'KEY_SET_INVALID');
+    t.end();
+  });
+  t.test('key set signed by someone else than the owner → NOT_OWNER', (t) => {
+    refuses(t, chain, lockKeySetTx(chain, owner, vid(), 7, { keySet: signedKeySet(stranger, vid(), 7) }), 'NOT_OWNER');
     t.end();
   });
   t.test('unknown vehicle → UNKNOWN_VEHICLE', (t) => {
