@@ -2,19 +2,11 @@
 //
 // Kept as a narrow structural interface so that the node, the mempool and their tests depend on what
 // they call, not on the application's internals.
-import type { ValidatorSet } from '../consensus/validator-set.js';
+import type { BlockContext } from '../app/tx-scope.js';
 import type { StateReader, StateWrite } from '../store/block-store.js';
 
-export interface BlockContext {
-  chainId: string;
-  height: number;
-  /** Block time, ms since the epoch. */
-  time: number;
-  validators: ValidatorSet;
-  validatorsAt(height: number): ValidatorSet | undefined;
-  /** Signatures already verified by this node (see SignatureCache). */
-  verifiedSignatures?: { has(key: string): boolean; add(key: string): void };
-}
+/** The application's own block context (time, height, validator sets, signature cache). */
+export type { BlockContext } from '../app/tx-scope.js';
 
 export interface TxVerdict {
   txId: Uint8Array;

@@ -1,6 +1,7 @@
 // Transactions waiting for a block: admitted against the committed state, bounded, in arrival order, rechecked after every commit.
 import { CarchainError } from '../../../protocol/errors.js';
 import { decodeTx } from '../../../protocol/chain/transactions.js';
+import { sha256 } from '../../../protocol/hash.js';
 import type { BlockContext, ChainApplication, TxVerdict } from './application.js';
 import type { StateReader } from '../store/block-store.js';
 
@@ -32,7 +33,9 @@ function expiresAtOf(tx: Uint8Array): number {
 export type AddOutcome = { added: true; txId: Uint8Array } | { added: false; txId: Uint8Array; reason: 'known' };
 
 export class Mempool {
-  private readonly txs = new Map<string, { id: Uint8Array; bytes: Uint8Array; expiresAt: number }>();
+  private readonly txs = new Map<string, { id: Uint8Array; bytes: Uint8Array; expiresAt: number; raw: string }>();
+  /** sha256 of the exact bytes → tx id: gossip brings every tx from every peer, and a copy must not cost a full check. */
+  private readonly byRaw = new Map<string, Uint8Array>();
   private bytes = 0;
 
   constructor(
@@ -55,6 +58,9 @@ export class Mempool {
   /** Admits `tx` if the application accepts it against the committed state; throws TX_REJECTED with the verdict otherwise. */
   add(tx: Uint8Array, state: StateReader, ctx: BlockContext): AddOutcome {
     if (tx.length > this.limits.maxTxBytes) throw new MempoolError('TX_TOO_LARGE', `tx of ${tx.length} bytes`);
+    const raw = Buffer.from(sha256(tx)).toString('hex');
+    const seen = this.byRaw.get(raw);
+    if (seen !== undefined) return { added: false, txId: seen, reason: 'known' };
     const verdict = this.app.checkTx(state, ctx, tx);
     const key = Buffer.from(verdict.txId).toString('hex');
     if (this.txs.has(key)) return { added: false, txId: verdict.txId, reason: 'known' };
@@ -62,7 +68,8 @@ export class Mempool {
     if (this.txs.size >= this.limits.maxTxs || this.bytes + tx.length > this.limits.maxBytes) {
       throw new MempoolError('MEMPOOL_FULL', `mempool holds ${this.txs.size} txs / ${this.bytes} bytes`);
     }
-    this.txs.set(key, { id: verdict.txId, bytes: tx.slice(), expiresAt: expiresAtOf(tx) });
+    this.txs.set(key, { id: verdict.txId, bytes: tx.slice(), expiresAt: expiresAtOf(tx), raw });
+    this.byRaw.set(raw, verdict.txId);
     this.bytes += tx.length;
     return { added: true, txId: verdict.txId };
   }
@@ -84,6 +91,7 @@ export class Mempool {
     const entry = this.txs.get(key);
     if (entry === undefined) return;
     this.txs.delete(key);
+    this.byRaw.delete(entry.raw);
     this.bytes -= entry.bytes.length;
   }
 
@@ -98,9 +106,10 @@ export class Mempool {
   recheck(included: readonly Uint8Array[], blockTime: number): number {
     for (const id of included) this.remove(id);
     let dropped = 0;
-    for (const [key, { bytes, expiresAt }] of [...this.txs]) {
+    for (const [key, { bytes, expiresAt, raw }] of [...this.txs]) {
       if (expiresAt < blockTime) {
         this.txs.delete(key);
+        this.byRaw.delete(raw);
         this.bytes -= bytes.length;
         dropped++;
       }

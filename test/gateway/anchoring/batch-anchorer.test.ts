@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { buildTx } from '../../../protocol/chain/transactions.js';
 import { encodeBatchAnchorBody } from '../../../protocol/chain/tx-bodies.js';
 import { sha256 } from '../../../protocol/hash.js';
@@ -14,11 +14,12 @@ import { ChainClient } from '../../../gateway/chain/client/chain-client.js';
 import { ValidatorSet } from '../../../gateway/chain/consensus/validator-set.js';
 import { verifyProof } from '../../../gateway/chain/light/light-client.js';
 import { recordProof } from '../../../gateway/chain/light/proof-file.js';
-import { startLocalValidator } from '../../../gateway/chain/node/local-validator.js';
+import { type LocalValidator, startLocalValidator } from '../../../gateway/chain/node/local-validator.js';
 
 const quiet = (): void => undefined;
 
-t.test('sealed batches are anchored once each, a crash between submit and record is resumed, records are proven', async (t) => {
+/** A validator in this process, an empty leaf log and a client, all removed after the test. */
+async function setUp(t: Test): Promise<{ chain: LocalValidator; leafLog: LeafLog; client: ChainClient }> {
   const dir = mkdtempSync(join(tmpdir(), 'carchain-anchor-'));
   const chain = await startLocalValidator({ dataDir: join(dir, 'chain'), blockIntervalMs: 50, emptyBlockIntervalMs: 50 });
   const leafLog = new LeafLog(join(dir, 'leaves.db'));
@@ -27,7 +28,11 @@ t.test('sealed batches are anchored once each, a crash between submit and record
     await chain.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  const client = new ChainClient([chain.rpc.url]);
+  return { chain, leafLog, client: new ChainClient([chain.rpc.url]) };
+}
+
+t.test('sealed batches are anchored once each, a crash between submit and record is resumed, records are proven', async (t) => {
+  const { chain, leafLog, client } = await setUp(t);
   const records = Array.from({ length: 25 }, (_, i) => utf8(`record ${i}`));
   leafLog.append(records.map((r) => ({ recordId: sha256(r), leafHash: leafHash(r) })));
   const batches = [leafLog.sealBatch(10)!, leafLog.sealBatch(10)!, leafLog.sealBatch(10)!];
@@ -56,15 +61,7 @@ t.test('sealed batches are anchored once each, a crash between submit and record
 });
 
 t.test('a leaf log that does not match the key\'s anchors is refused, not adopted', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'carchain-anchor-'));
-  const chain = await startLocalValidator({ dataDir: join(dir, 'chain'), blockIntervalMs: 50, emptyBlockIntervalMs: 50 });
-  const leafLog = new LeafLog(join(dir, 'leaves.db'));
-  t.teardown(async () => {
-    leafLog.close();
-    await chain.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const client = new ChainClient([chain.rpc.url]);
+  const { chain, leafLog, client } = await setUp(t);
   leafLog.append([{ recordId: sha256(utf8('a')), leafHash: leafHash(utf8('a')) }]);
   const batch = leafLog.sealBatch(10)!;
   const other = buildTx({ type: 'BatchAnchor', chainId: chain.genesis.chainId, signerPriv: chain.privateKey, expiresAt: Date.now() + 60_000, body: encodeBatchAnchorBody({ batchId: batch.batchId, root: sha256(utf8('another log')), leafCount: 1 }) });
