@@ -1,5 +1,5 @@
 // Hash primitives used across protocol/: SHA-256 (OpenSSL via node:crypto), HMAC-SHA256, hash160, tagged hashes.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, type Hash } from 'node:crypto';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { utf8 } from './wire.js';
 
@@ -26,6 +26,24 @@ export function hash160(data: Uint8Array): Uint8Array {
  * means a signature or digest made for one purpose can never be replayed as another.
  */
 export function taggedHash(tag: string, ...parts: Uint8Array[]): Uint8Array {
-  const tagHash = sha256(utf8(tag));
-  return sha256(tagHash, tagHash, ...parts);
+  const h = taggedPrefix(tag).copy();
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+// The hash state after SHA-256(tag) ‖ SHA-256(tag), per tag: record ids, leaf and block hashes run
+// this per record, and the prefix is a full 64-byte block. Tags are a fixed set of constants, so the
+// memo stays small; it is bounded anyway against a caller passing arbitrary tags.
+const TAG_PREFIX_LIMIT = 256;
+const tagPrefixes = new Map<string, Hash>();
+
+function taggedPrefix(tag: string): Hash {
+  let prefix = tagPrefixes.get(tag);
+  if (prefix === undefined) {
+    const tagHash = sha256(utf8(tag));
+    prefix = createHash('sha256').update(tagHash).update(tagHash);
+    if (tagPrefixes.size >= TAG_PREFIX_LIMIT) tagPrefixes.clear();
+    tagPrefixes.set(tag, prefix);
+  }
+  return prefix;
 }

@@ -29,9 +29,12 @@ export interface OriginProof {
   authorisation: PoolAuthorisation;
 }
 
-/** One proof per record of a (verified) message, in record order. */
-export function originProofs(message: UplinkMessage): OriginProof[] {
-  const tree = new MerkleTree(message.records.map(recordLeafHash));
+/**
+ * One proof per record of a (verified) message, in record order. `tree`: the records' tree when the
+ * caller already has it (verifyUplinkMessage returns it), so the records are not hashed twice.
+ */
+export function originProofs(message: UplinkMessage, tree: MerkleTree = new MerkleTree(message.records.map(recordLeafHash))): OriginProof[] {
+  if (tree.size !== message.records.length) throw new RangeError(`originProofs: a tree of ${tree.size} leaves for ${message.records.length} records`);
   return message.records.map((_, leafIndex) => ({
     leafIndex,
     treeSize: tree.size,

@@ -90,7 +90,7 @@ export function decodeUplinkMessage(bytes: Uint8Array): DecodedUplinkMessage {
   r.end();
   const address = poolAuthorisationAddress(authorisation);
   const decodedRecords = records.map((record, i) => {
-    const decoded = decodeRecord(record);
+    const decoded = decodeRecord(record, address);
     if (decoded.address !== address) {
       throw new ProtocolError('MESSAGE_INVALID', `uplink message: record ${i} is for ${decoded.address}, message for ${address}`);
     }
@@ -103,6 +103,8 @@ export interface VerifiedUplink {
   address: string;
   leafHashes: Uint8Array[];
   root: Uint8Array;
+  /** The records' tree, for cutting per-record origin proofs without hashing it again. */
+  tree: MerkleTree;
 }
 
 /**
@@ -118,7 +120,8 @@ export function verifyUplinkMessage(
   else verifyPoolAuthorisation(message.authorisation, { now: options.now });
   const address = poolAuthorisationAddress(message.authorisation);
   const leafHashes = message.records.map(recordLeafHash);
-  const root = new MerkleTree(leafHashes).root;
+  const tree = new MerkleTree(leafHashes);
+  const root = tree.root;
   verify(DOMAIN.uplinkRoot, uplinkSignedPayload(address, leafHashes.length, root), message.signature, message.authorisation.devicePublicKey);
-  return { address, leafHashes, root };
+  return { address, leafHashes, root, tree };
 }

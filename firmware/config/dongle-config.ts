@@ -19,6 +19,8 @@ export interface DongleConfig {
     snapshotIntervalMs: number;
     /** With a `sim:` port: simulated seconds per real second (demos and tests). */
     simTimeScale: number;
+    /** With a `sim:` port: drive the scenario again whenever it ends (a demo car that keeps making trips). */
+    simLoop: boolean;
   };
   gps: { port: string | null; baudRate: number };
   trips: { ignitionOffDebounceMs: number; speedLimitKmh: number };
@@ -53,6 +55,7 @@ export const DONGLE_CONFIG_SCHEMA: SchemaObject = {
         pids: { type: 'object', propertyNames: { pattern: '^[0-9A-Fa-f]{2}$' }, additionalProperties: { type: 'integer', minimum: 100 }, required: [], default: {} },
         snapshotIntervalMs: { type: 'integer', minimum: 1000, default: 60_000 },
         simTimeScale: { type: 'number', exclusiveMinimum: 0, maximum: 1000, default: 1 },
+        simLoop: { type: 'boolean', default: false },
       },
     },
     gps: {

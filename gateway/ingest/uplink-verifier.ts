@@ -7,7 +7,7 @@ import { CarchainError } from '../../protocol/errors.js';
 import type { FormatDictionary } from '../../protocol/formats.js';
 import { encodeOriginProofWith, originProofs } from '../../protocol/origin-proof.js';
 import { checkAuthorisationWindow, verifyPoolAuthorisation, encodePoolAuthorisation } from '../../protocol/pool-authorisation.js';
-import { checkRecordKey, recordId, recordLeafHash } from '../../protocol/record.js';
+import { checkRecordKey, recordId } from '../../protocol/record.js';
 import { decodeUplinkMessage, verifyUplinkMessage, MAX_UPLINK_MESSAGE_BYTES } from '../../protocol/uplink.js';
 
 /** Every reason a message can be refused; gateways count rejections by these. */
@@ -75,8 +75,8 @@ export class UplinkVerifier {
         }
         this.remember(cacheKey);
       }
-      verifyUplinkMessage(message, { now, authorisationChecked: true });
-      const proofs = originProofs(message);
+      const { leafHashes, tree } = verifyUplinkMessage(message, { now, authorisationChecked: true });
+      const proofs = originProofs(message, tree);
       return {
         ok: true,
         address: message.address,
@@ -86,7 +86,7 @@ export class UplinkVerifier {
           encodedKey: record.encodedKey,
           record: message.records[i]!,
           originProof: encodeOriginProofWith(proofs[i]!, encodedAuthorisation),
-          leafHash: recordLeafHash(message.records[i]!),
+          leafHash: leafHashes[i]!,
         })),
       };
     } catch (err) {

@@ -51,6 +51,8 @@ export interface Scenario {
 
 export interface ScenarioOverrides {
   unplugAfterMs?: number;
+  /** Start the drive over when it ends (see DriveProfile.loop). */
+  loop?: boolean;
   lineNoise?: Partial<LineNoise>;
 }
 
@@ -218,5 +220,6 @@ export function scenarioByName(name: string, overrides: ScenarioOverrides = {}):
     ...scenario,
     ...(noise ? { lineNoise: { ...noise, ...overrides.lineNoise } } : {}),
     ...(overrides.unplugAfterMs !== undefined ? { unplugAfterMs: overrides.unplugAfterMs } : {}),
+    ...(overrides.loop ? { profile: { ...scenario.profile, loop: true } } : {}),
   };
 }

@@ -15,9 +15,11 @@ export interface ProfileKeyframe {
   readonly engine: EngineMode;
 }
 
-/** Keyframes sorted by time; after the last one the car holds that state forever. */
+/** Keyframes sorted by time; after the last one the car holds that state forever, or with `loop` starts over. */
 export interface DriveProfile {
   readonly keyframes: readonly ProfileKeyframe[];
+  /** Drive the profile again and again (a demo car that keeps making trips). */
+  readonly loop?: boolean;
 }
 
 export interface VehicleSnapshot {
@@ -106,6 +108,8 @@ export function profileMotionAt(profile: DriveProfile, tS: number): { speedKmh: 
   const frames = profile.keyframes;
   const first = frames[0];
   if (!first) return { speedKmh: 0, accelerationMps2: 0, engine: 'off' };
+  const durationS = profileDurationS(profile);
+  if (profile.loop && durationS > 0 && tS > durationS) tS %= durationS;
   if (tS <= first.atS) return { speedKmh: first.speedKmh, accelerationMps2: 0, engine: first.engine };
   for (let i = 0; i + 1 < frames.length; i++) {
     const a = frames[i]!;

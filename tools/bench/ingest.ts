@@ -8,7 +8,7 @@
 //   bare pipe the same messages through the same broker to subscribers that just acknowledge
 //             (the same number of connections; on Aedes one plain subscriber, as it has no $share).
 // Knobs (env): BENCH_ROUNDS (5), BENCH_MESSAGES per round (400), BENCH_RECORDS per message (64),
-// BENCH_CONNECTIONS (8), BENCH_SYNCHRONOUS (FULL | NORMAL, default FULL), BENCH_BROKER (auto | mosquitto | embedded).
+// BENCH_CONNECTIONS (8 gateway subscriber connections), BENCH_PUBLISHERS (16 device connections), BENCH_SYNCHRONOUS (FULL | NORMAL, default FULL), BENCH_BROKER (auto | mosquitto | embedded).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
@@ -34,6 +34,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 400);
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 64);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const PUBLISHERS = Number(process.env.BENCH_PUBLISHERS ?? 16);
 const SYNCHRONOUS = (process.env.BENCH_SYNCHRONOUS ?? 'FULL') as SqliteSynchronous;
 const BROKER = process.env.BENCH_BROKER ?? 'auto';
 const run = randomBytes(4).toString('hex');
@@ -103,7 +104,12 @@ function openStore(): Store {
   };
 }
 
-const publishAll = (client: MqttClient, messages: Buffer[]) => Promise.all(messages.map((m) => client.publishAsync(topic, m, { qos: 1 })));
+// Each publisher is one device connection: a broker handles one connection's publishes in order, so
+// a single publisher would hand the gateway one message at a time and defeat its group commit.
+const publishAll = (clients: MqttClient[], messages: Buffer[]) => Promise.all(messages.map((m, i) => clients[i % clients.length]!.publishAsync(topic, m, { qos: 1 })));
+const connectPublishers = (url: string, protocolVersion: 4 | 5) =>
+  Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => connectAsync(url, { protocolVersion, clientId: `carchain-bench-pub-${run}-${i}`, clean: true })));
+const endAll = (clients: MqttClient[]) => Promise.all(clients.map((c) => c.endAsync()));
 const recordsIn = (messages: Buffer[]) => messages.length * RECORDS;
 const rate = (messages: Buffer[], start: number) => Math.round((recordsIn(messages) / (performance.now() - start)) * 1000);
 
@@ -114,12 +120,12 @@ async function mosquittoGatewayRound(messages: Buffer[]): Promise<number> {
     connections: CONNECTIONS, receiveMaximum: 64, sessionExpirySeconds: 0,
   });
   await ingest.start();
-  const publisher = await connectAsync('mqtt://127.0.0.1:1883', { protocolVersion: 5, clientId: `carchain-bench-pub-${run}`, clean: true });
+  const publishers = await connectPublishers('mqtt://127.0.0.1:1883', 5);
   const start = performance.now();
-  await publishAll(publisher, messages);
+  await publishAll(publishers, messages);
   await until(() => ingest.stats().accepted >= recordsIn(messages));
   const result = rate(messages, start);
-  await publisher.endAsync();
+  await endAll(publishers);
   await ingest.stop();
   await store.close();
   return result;
@@ -133,12 +139,12 @@ async function mosquittoBareRound(messages: Buffer[]): Promise<number> {
     s.on('message', () => received++);
     await s.subscribeAsync(`$share/bench-bare-${run}/${UPLINK_FILTER}`, { qos: 1 });
   }
-  const publisher = await connectAsync('mqtt://127.0.0.1:1883', { protocolVersion: 5, clientId: `carchain-bench-pub-${run}`, clean: true });
+  const publishers = await connectPublishers('mqtt://127.0.0.1:1883', 5);
   const start = performance.now();
-  await publishAll(publisher, messages);
+  await publishAll(publishers, messages);
   await until(() => received >= messages.length);
   const result = rate(messages, start);
-  await publisher.endAsync();
+  await endAll(publishers);
   await Promise.all(subscribers.map((s) => s.endAsync()));
   return result;
 }
@@ -146,12 +152,12 @@ async function mosquittoBareRound(messages: Buffer[]): Promise<number> {
 async function embeddedGatewayRound(messages: Buffer[]): Promise<number> {
   const store = openStore();
   const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: 0, uplinkSink: (_topic, payload) => store.pipeline.submit(payload) });
-  const publisher = await connectAsync(broker.url, { protocolVersion: 4, clientId: `carchain-bench-pub-${run}`, clean: true });
+  const publishers = await connectPublishers(broker.url, 4);
   const start = performance.now();
-  await publishAll(publisher, messages); // each PUBACK is sent once the message is durable
+  await publishAll(publishers, messages); // each PUBACK is sent once the message is durable
   const result = rate(messages, start);
   if (store.pipeline.stats().accepted !== recordsIn(messages)) throw new Error(`stored ${store.pipeline.stats().accepted} of ${recordsIn(messages)}`);
-  await publisher.endAsync();
+  await endAll(publishers);
   await broker.close();
   await store.close();
   return result;
@@ -163,12 +169,12 @@ async function embeddedBareRound(messages: Buffer[]): Promise<number> {
   const subscriber = await connectAsync(broker.url, { protocolVersion: 4, clientId: `carchain-bench-bare-${run}`, clean: true });
   subscriber.on('message', () => received++);
   await subscriber.subscribeAsync(UPLINK_FILTER, { qos: 1 });
-  const publisher = await connectAsync(broker.url, { protocolVersion: 4, clientId: `carchain-bench-pub-${run}`, clean: true });
+  const publishers = await connectPublishers(broker.url, 4);
   const start = performance.now();
-  await publishAll(publisher, messages);
+  await publishAll(publishers, messages);
   await until(() => received >= messages.length);
   const result = rate(messages, start);
-  await publisher.endAsync();
+  await endAll(publishers);
   await subscriber.endAsync();
   await broker.close();
   return result;
@@ -202,7 +208,8 @@ async function main(): Promise<void> {
     recordsPerMessage: RECORDS,
     messageBytes: messages[0]!.length,
     messagesPerRound: MESSAGES,
-    connections: useMosquitto ? CONNECTIONS : 1,
+    gatewayConnections: useMosquitto ? CONNECTIONS : 1,
+    publisherConnections: PUBLISHERS,
     gatewayRecordsPerSecond: { median: g, rounds: gateway },
     barePipeRecordsPerSecond: { median: b, rounds: bare },
     ratio: Math.round((g / b) * 100) / 100,

@@ -1,7 +1,7 @@
 // Tests for the scenarios and the vehicle model: ground-truth events, trips, plausible physics.
 import t from 'tap';
 import { SCENARIO_NAMES, scenarioByName, type Scenario } from '../../../hardware/sim/scenarios.js';
-import { profileDurationS, VehicleState, type VehicleSnapshot } from '../../../hardware/sim/vehicle-state.js';
+import { profileDurationS, profileMotionAt, VehicleState, type VehicleSnapshot } from '../../../hardware/sim/vehicle-state.js';
 
 /** Samples a scenario every `stepS` seconds from 0 to `untilS`. */
 function sample(scenario: Scenario, untilS: number, stepS = 1): VehicleSnapshot[] {
@@ -131,5 +131,17 @@ t.test('state time only moves forward; DTC memory', (t) => {
   state.storeDtc('P0171');
   t.equal(state.dtcs.freezeFrame?.dtc, 'P0171', 'a new freeze frame');
   t.equal(state.motionAt(50_000).speedKmh, 0);
+  t.end();
+});
+
+t.test('a looping scenario drives again after its end; without loop the car stays parked', (t) => {
+  const once = scenarioByName('ignition-cycle');
+  const looping = scenarioByName('ignition-cycle', { loop: true });
+  const duration = profileDurationS(once.profile);
+  for (const offsetS of [5, 40, 120, 400]) {
+    t.same(profileMotionAt(looping.profile, duration + offsetS), profileMotionAt(once.profile, offsetS), `at end + ${offsetS} s it is where it was at ${offsetS} s`);
+  }
+  t.equal(profileMotionAt(once.profile, duration + 40).engine, 'off', 'the one-shot car stays parked');
+  t.equal(profileMotionAt(looping.profile, duration + 40).engine, 'running', 'the looping car is driving again');
   t.end();
 });
