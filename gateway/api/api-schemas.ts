@@ -55,7 +55,8 @@ export const grantKeysPutSchema = {
       additionalProperties: false,
       required: ['recordId', 'wrappedKey'],
       // An RSA-OAEP wrapped AES key is the RSA modulus size: 256–512 bytes; 1 KiB bounds abuse.
-      properties: { recordId: hex32, wrappedKey: hexOf(1024) },
+      // address + key (optional, together): the record the id names, so the grant's coverage can be checked.
+      properties: { recordId: hex32, wrappedKey: hexOf(1024), address, key: hexOf(MAX_ENCODED_KEY_BYTES) },
     },
   },
 } as const;
@@ -68,6 +69,12 @@ export const grantKeysGetSchema = {
     // Repeat recordId to ask for several (fastify's querystring parser yields an array; one value is coerced).
     properties: { recordId: { type: 'array', minItems: 1, maxItems: MAX_GRANT_KEYS_PER_CALL, items: hex32 } },
   },
+} as const;
+
+/** The grantee's listing of a grant's records and wrapped keys, in record-id order. */
+export const grantRecordsSchema = {
+  params: { type: 'object', required: ['grantId'], properties: { grantId: hex32 } },
+  querystring: { type: 'object', properties: { limit, cursor } },
 } as const;
 
 /** Which code a failing field maps to; anything unlisted is BAD_REQUEST (or BAD_BODY for bodies). */

@@ -17,6 +17,9 @@ import { registerGrantRoutes } from './grant-routes.js';
 import { chainlessGrantAuthority, type GrantAuthority } from './grant-keys.js';
 import { registerKvRoutes } from './kv-routes.js';
 import { registerProofRoutes } from './proof-routes.js';
+import { registerDashboardRoutes } from './dashboard-routes.js';
+import type { DeviceActivity } from './device-activity.js';
+import type { ChainReader } from './validator-liveness.js';
 
 export interface GatewayApiDeps {
   kv: KvStore;
@@ -30,6 +33,10 @@ export interface GatewayApiDeps {
   log: LogFn;
   /** The chain's proof of an anchoring transaction (absent: no chain, proof files are 503 CHAIN_UNAVAILABLE). */
   chainTxProof?: (txId: string) => Promise<ProofFile>;
+  /** The chain the dashboard reads height, validators and liveness from (absent: no chain panel). */
+  chain?: ChainReader;
+  /** What the gateway knows about connected devices, for the dashboard. */
+  devices?: () => DeviceActivity;
 }
 
 export interface GatewayApiOptions extends Partial<Pick<GatewayApiDeps, 'grants' | 'now' | 'log'>>, Omit<GatewayApiDeps, 'grants' | 'now' | 'log'> {}
@@ -65,6 +72,7 @@ export function buildGatewayApi(options: GatewayApiOptions): FastifyInstance {
   registerKvRoutes(app, deps);
   registerProofRoutes(app, deps);
   registerGrantRoutes(app, deps);
+  registerDashboardRoutes(app, { stats: deps.stats, chain: deps.chain, devices: deps.devices, now: deps.now, log: deps.log });
 
   app.get('/stats', () => deps.stats());
   app.get('/health', async (_req, reply) => {

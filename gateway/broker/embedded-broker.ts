@@ -36,6 +36,8 @@ export interface EmbeddedBroker {
   /** mqtt://host:port of the listening socket. */
   url: string;
   port: number;
+  /** MQTT clients connected right now (every client, not only devices). */
+  connectedClients(): number;
   /** Stops accepting, closes every client connection and the broker. */
   close(): Promise<void>;
 }
@@ -86,6 +88,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   return {
     url: `mqtt://${host}:${address.port}`,
     port: address.port,
+    connectedClients: () => aedes.connectedClients,
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

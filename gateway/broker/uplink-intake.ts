@@ -1,4 +1,5 @@
 // Where a gateway's uplinks come from: its embedded broker (stored before the device's PUBACK) or a subscription to an external broker.
+import { type DeviceActivity, RecentDevices } from '../api/device-activity.js';
 import { IngestPipeline, MqttIngest, type IngestPipelineOptions, type IngestStats } from '../ingest/mqtt-ingest.js';
 import type { GatewayConfig } from '../node/gateway-config.js';
 import { startEmbeddedBroker } from './embedded-broker.js';
@@ -8,6 +9,8 @@ export interface UplinkIntake {
   brokerUrl: string;
   embedded: boolean;
   stats(): IngestStats;
+  /** For the dashboard: the embedded broker's clients and the device ids of recent uplink topics; unknown with an external broker. */
+  devices(): DeviceActivity;
   stop(): Promise<void>;
 }
 
@@ -18,17 +21,28 @@ export async function startUplinkIntake(broker: GatewayConfig['broker'], clientI
       ...parts, brokerUrl: broker.url, clientId, shareGroup: broker.shareGroup, receiveMaximum: broker.receiveMaximum, connections: broker.connections,
     });
     await ingest.start();
-    return { brokerUrl: broker.url, embedded: false, stats: () => ingest.stats(), stop: () => ingest.stop() };
+    return {
+      brokerUrl: broker.url, embedded: false, stats: () => ingest.stats(), stop: () => ingest.stop(),
+      devices: () => ({ brokerClients: null, recentDevices: null, windowSeconds: 0 }),
+    };
   }
   const pipeline = new IngestPipeline(parts);
   const listen = broker.embedded ?? { host: '127.0.0.1', port: 1883 };
-  const embedded = await startEmbeddedBroker({ ...listen, ...(parts.log ? { log: parts.log } : {}), uplinkSink: (_topic, payload) => pipeline.submit(payload) });
+  const recent = new RecentDevices();
+  const embedded = await startEmbeddedBroker({
+    ...listen, ...(parts.log ? { log: parts.log } : {}),
+    uplinkSink: (topic, payload) => {
+      recent.sawTopic(topic);
+      return pipeline.submit(payload);
+    },
+  });
   let listening = true;
   return {
     brokerUrl: embedded.url,
     embedded: true,
     // "connected" for the embedded broker: it is listening.
     stats: () => ({ ...pipeline.stats(), connected: listening }),
+    devices: () => ({ brokerClients: embedded.connectedClients(), recentDevices: recent.count(), windowSeconds: recent.windowMs / 1000 }),
     stop: async () => {
       listening = false;
       await embedded.close();

@@ -26,7 +26,7 @@ export interface GatewayConfig {
     | { backend: 'redis-cluster'; nodes: string; prefix: string; replicas: number; waitTimeoutMs: number };
   /** Seal a batch every `intervalMs` or as soon as `maxLeaves` are pending. */
   batches: { intervalMs: number; maxLeaves: number };
-  /** grants: 'chain' refuses grant-key calls (503) until the chain client exists; 'permissive' is for tests. */
+  /** grants: 'chain' checks grant-key calls against the chain's Grant state (503 without a chain); 'permissive' is for tests. */
   api: { host: string; port: number; grants: 'chain' | 'permissive' };
   /**
    * Where batches are anchored. `embedded`: a single validator in this process (data in

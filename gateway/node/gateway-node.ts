@@ -6,6 +6,7 @@ import { CarchainError } from '../../protocol/errors.js';
 import type { FormatDictionary } from '../../protocol/formats.js';
 import { BatchAnchorer } from '../anchoring/batch-anchorer.js';
 import { openChainLink } from '../anchoring/chain-link.js';
+import { ChainGrantAuthority } from '../api/chain-grant-authority.js';
 import { startGatewayApi } from '../api/gateway-api.js';
 import type { GatewayStats } from '../api/gateway-status.js';
 import { chainlessGrantAuthority, permissiveGrantAuthority } from '../api/grant-keys.js';
@@ -90,8 +91,9 @@ export async function startGateway(config: GatewayConfig, log: LogFn): Promise<G
   const api = await startGatewayApi(
     {
       kv, batches: leafLog, formats, stats, log,
-      grants: config.api.grants === 'permissive' ? permissiveGrantAuthority : chainlessGrantAuthority,
+      grants: config.api.grants === 'permissive' ? permissiveGrantAuthority : chain === null ? chainlessGrantAuthority : new ChainGrantAuthority({ chain: chain.client, kv, formats }),
       ...(chain !== null ? { chainTxProof: (txId: string) => chain.client.txProof(txId) } : {}),
+      ...(chain !== null ? { chain: chain.client } : {}), devices: () => intake.devices(),
     },
     { host: config.api.host, port: config.api.port },
   );

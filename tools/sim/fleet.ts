@@ -21,6 +21,8 @@ export interface FleetOptions {
   dir: string;
   /** Records per outbox transaction (default 16). */
   recordsPerCommit?: number;
+  /** MQTT version of the uplinks (default 5; 4 for a gateway's embedded Aedes broker, which speaks 3.1.1 only). */
+  protocolVersion?: 4 | 5;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -50,7 +52,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
     await pairDongle({ url: server.url, pairingCode: pairing.info().pairingCode!, root: owner, vid, vehicleIndex: 0, poolSize: 8, agent: 'fleet' });
     await server.close();
     const outbox = SqliteOutbox.open({ path: join(dir, 'outbox.db') });
-    const uplink = new MqttUplink({ url: options.brokerUrl, deviceId: keystore.deviceAddress, outbox, keys: (address) => pairing.signingKeyFor(address) });
+    const uplink = new MqttUplink({ url: options.brokerUrl, deviceId: keystore.deviceAddress, outbox, keys: (address) => pairing.signingKeyFor(address), ...(options.protocolVersion !== undefined ? { protocolVersion: options.protocolVersion } : {}) });
     const ids: string[] = [];
     const slots: { address: string; encodedKey: Uint8Array }[] = [];
     try {
