@@ -43,11 +43,12 @@ export async function pairDongle(o: PairOptions): Promise<{ setup: SignedDeviceS
   const now = o.now ?? Date.now();
   const [scheme, version, deviceAddress, secret] = o.pairingCode.split(':');
   if (scheme !== 'carchain-pair' || version !== 'v1' || !deviceAddress || !secret) throw new PairingClientError('PAIRING_CODE_INVALID', 'not a carchain pairing code');
-  const info = await call<{ deviceAddress: string; identityPublicKey: string }>(o.url, '/pairing');
-  if (info.deviceAddress !== deviceAddress) throw new PairingClientError('PAIRING_WRONG_DEVICE', `endpoint is ${info.deviceAddress}, code is for ${deviceAddress}`);
-
+  // The RSA key costs a prime search (seconds on a busy machine): done before the first request, so
+  // the dongle's HTTP server never sees an idle kept-alive connection time out between two steps.
   const identity = ownerIdentity(o.root);
   const rsa = ownerRsaKeyPair(o.root);
+  const info = await call<{ deviceAddress: string; identityPublicKey: string }>(o.url, '/pairing');
+  if (info.deviceAddress !== deviceAddress) throw new PairingClientError('PAIRING_WRONG_DEVICE', `endpoint is ${info.deviceAddress}, code is for ${deviceAddress}`);
   const statement = {
     vidHash: vehicleIdHash(o.vid),
     devicePublicKey: unhex(info.identityPublicKey),

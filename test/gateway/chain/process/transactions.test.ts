@@ -25,7 +25,8 @@ t.test('invalid transactions are refused with reasons; anchors and records are p
   const chainId = 'carchain-test';
   const key0 = net.privateKey(0);
   const client = net.client(1);
-  const soon = (): number => Date.now() + 60_000;
+  // Well inside the 1 h lifetime: the replay step runs minutes later on a loaded machine and must meet REPLAY, not EXPIRED.
+  const soon = (): number => Date.now() + 20 * 60_000;
   const rejected = async (tx: Uint8Array, reason: string, what: string): Promise<void> => {
     await t.rejects(client.submit(tx, { waitForCommit: true, timeoutMs: 5000 }), { code: 'TX_REJECTED', reason }, what);
   };
