@@ -10,6 +10,7 @@ import { createLinkPair } from '../../hardware/serial/memory-link.js';
 import { SerialPortLink, serialPortOpener } from '../../hardware/serial/serial-port-link.js';
 import { startElm327Simulator } from '../../hardware/sim/elm327-simulator.js';
 import { startNmeaRoutePlayer } from '../../hardware/sim/nmea-route-player.js';
+import { CITY_LOOP_ROUTE } from '../../hardware/sim/routes.js';
 import { scenarioByName } from '../../hardware/sim/scenarios.js';
 import { scaledClock, systemClock, type SimClock } from '../../hardware/sim/sim-clock.js';
 import { VehicleState } from '../../hardware/sim/vehicle-state.js';
@@ -36,6 +37,8 @@ const PENDING_RETRY_MS = 5_000;
 export interface DongleRuntimeHandle {
   deviceId: string;
   pairingUrl: string;
+  /** The code an owner pairs with (`carchain-pair:v1:…`, printed on the dongle's label); null once paired. */
+  pairingCode(): string | null;
   stats(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -48,9 +51,9 @@ interface Parts {
 }
 
 /** The in-process simulator for `sim:<scenario>` ports (GPS follows the same simulated car). */
-async function simulatedParts(scenarioName: string, timeScale: number, withGps: boolean): Promise<Parts> {
+async function simulatedParts(scenarioName: string, timeScale: number, withGps: boolean, loop: boolean): Promise<Parts> {
   const clock = scaledClock(systemClock, timeScale);
-  const scenario = scenarioByName(scenarioName);
+  const scenario = scenarioByName(scenarioName, { loop });
   const state = new VehicleState({ ...scenario.vehicle, profile: scenario.profile, startMs: clock.now() });
   const [device, host] = createLinkPair();
   const simulator = startElm327Simulator({ link: device, scenario, state, clock, baudRate: 0 });
@@ -58,7 +61,8 @@ async function simulatedParts(scenarioName: string, timeScale: number, withGps: 
   let stopPlayer: () => Promise<void> = () => Promise.resolve();
   if (withGps) {
     const [gpsDevice, gpsHost] = createLinkPair();
-    const player = startNmeaRoutePlayer({ link: gpsDevice, speed: { kind: 'vehicle', state }, clock });
+    // City blocks, looped: trips turn corners (a drawn track shows them) and never run off the route's end.
+    const player = startNmeaRoutePlayer({ link: gpsDevice, route: CITY_LOOP_ROUTE, loop: true, speed: { kind: 'vehicle', state }, clock });
     gps = new NmeaGpsSource(gpsHost);
     await gps.start();
     stopPlayer = () => player.stop();
@@ -114,7 +118,7 @@ export async function startDongleRuntime(config: DongleConfig, log: LogFn = json
   const pairingServer: PairingServerHandle = await startPairingServer(pairing, { host: config.pairing.host, port: config.pairing.port });
   const simulated = /^sim:(.+)$/.exec(config.obd.port);
   const parts = simulated
-    ? await simulatedParts(simulated[1]!, config.obd.simTimeScale, config.gps.port?.startsWith('sim:') ?? false)
+    ? await simulatedParts(simulated[1]!, config.obd.simTimeScale, config.gps.port?.startsWith('sim:') ?? false, config.obd.simLoop)
     : await realParts(config);
 
   // Records the outbox refused as full are retried, never silently lost while there is room in memory.
@@ -170,6 +174,7 @@ export async function startDongleRuntime(config: DongleConfig, log: LogFn = json
   return {
     deviceId: keystore.deviceAddress,
     pairingUrl: pairingServer.url,
+    pairingCode: () => pairing.info().pairingCode,
     stats: () => ({ monitor: monitor.stats(), uplink: uplink.stats(), outbox: outbox.stats(), pendingRecords: pending.length }),
     stop: () => {
       stopping ??= (async () => {

@@ -19,6 +19,19 @@ export const SHANGHAI_TRIP_ROUTE: readonly LatLng[] = [
   { lat: 31.115866, lng: 121.77829 },
 ];
 
+/**
+ * A closed 4.8 km loop of 300 m city blocks around People's Square, Shanghai: the demo car's streets.
+ * A trip of a few kilometres turns several corners on it (the seed route's legs are kilometres long,
+ * so a short trip on it is one straight line), and it ends where it starts, so it can be looped.
+ */
+export const CITY_LOOP_ROUTE: readonly LatLng[] = (() => {
+  const origin = { lat: 31.2284, lng: 121.4687 };
+  const blockLat = 0.0027; // ≈ 300 m north–south
+  const blockLng = 0.00315; // ≈ 300 m east–west at 31° N
+  const corners: [number, number][] = [[0, 0], [2, 0], [2, 1], [4, 1], [4, 3], [3, 3], [3, 4], [1, 4], [1, 2], [0, 2], [0, 0]];
+  return corners.map(([east, north]) => ({ lat: origin.lat + north * blockLat, lng: origin.lng + east * blockLng }));
+})();
+
 /** The same example's SPEED series (km/h), one value per route point. */
 export const SHANGHAI_TRIP_SPEEDS_KMH: readonly number[] = [0, 23, 52, 45, 51, 33, 49, 49, 48, 37];
 

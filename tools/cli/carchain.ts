@@ -10,6 +10,8 @@ import { registerFleet } from './commands/fleet.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerObd } from './commands/obd.js';
 import { registerSim } from './commands/sim.js';
+import { registerStack } from './commands/stack.js';
+import { registerWallet } from './commands/wallet.js';
 
 const program = new Command()
   .name('carchain')
@@ -26,6 +28,8 @@ registerFleet(program);
 registerGateway(program);
 registerObd(program);
 registerSim(program);
+registerStack(program);
+registerWallet(program);
 
 try {
   await program.parseAsync(process.argv);
