@@ -64,7 +64,11 @@ function printBanner(stack: EmbeddedStack, opts: StackOptions, out: (line: strin
     }));
     return;
   }
-  const rel = (p: string) => relative(process.cwd(), p) || p;
+  // Paths under the working directory read best relative (npm start's .carchain/stack); others absolute.
+  const rel = (p: string) => {
+    const r = relative(process.cwd(), p);
+    return r === '' || r.startsWith('..') ? p : r;
+  };
   const walletArgs = `--wallet ${rel(stack.wallet.path)} --passphrase-file ${rel(stack.wallet.passphraseFile)} --gateway ${stack.apiUrl}`;
   out(`CarChain Edge embedded stack (${stack.resumed ? 'resumed from' : 'new in'} ${rel(opts.dataDir)})`);
   out(`  gateway API  ${stack.apiUrl}   dashboard ${stack.apiUrl}/`);
