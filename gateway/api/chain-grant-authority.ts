@@ -9,28 +9,15 @@ import { ChainClientError, type ChainClient } from '../chain/client/chain-client
 import type { FormatDictionary } from '../../protocol/formats.js';
 import { recordId as recordIdOf } from '../../protocol/record.js';
 import { equalBytes } from '../../protocol/wire.js';
+import type { GrantInfo } from '../chain/app/queries.js';
 import type { KvStore } from '../kv/kv-store.js';
 import { ApiError } from './api-errors.js';
 import { bytesToHex } from './api-schemas.js';
 import { coversRecord } from './grant-coverage.js';
 import type { GrantAuthority, GrantedRecordRef } from './grant-keys.js';
 
-/** The /query/grant/<id> answer (gateway/chain/app/queries.ts GrantInfo as JSON, bytes in hex). */
-export interface ChainGrantJson {
-  grantId: string;
-  grantor: string;
-  grantee: string;
-  granteeRsaFingerprint: string;
-  fromDay: number;
-  toDay: number;
-  formats: string[];
-  resell: boolean;
-  /** ms; 0 = never. */
-  expiresAt: number;
-  height: number;
-  /** Height of the revocation; 0 = in force. */
-  revokedAt: number;
-}
+/** The /query/grant/<id> answer: the application's GrantInfo as JSON (bytes in hex). */
+export type ChainGrantJson = Omit<GrantInfo, 'grantId' | 'granteeRsaFingerprint'> & { grantId: string; granteeRsaFingerprint: string };
 
 export interface ChainGrantAuthorityOptions {
   chain: Pick<ChainClient, 'query'>;
