@@ -153,18 +153,20 @@ export function registerWallet(program: Command): void {
     .command('pair')
     .description("pair a dongle: setup (co-signed by owner and dongle) and setDup (this vehicle's address pool and authorisations)")
     .requiredOption('--url <url>', "the dongle's local pairing endpoint")
-    .requiredOption('--code <code>', 'the pairing code on the dongle (carchain-pair:v1:…)')
+    .option('--code <code>', "the pairing code on the dongle's label (carchain-pair:v1:…); default: the one its local endpoint shows while unpaired")
     .requiredOption('--vid <vin>', 'the vehicle identification number')
     .option('--vehicle <n>', "this vehicle's index in the wallet (default: the VIN's existing one, else the next)")
     .option('--pool-size <n>', 'number of pool addresses', String(DEFAULT_POOL_SIZE))
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ carchain wallet pair --url http://127.0.0.1:8765 --code carchain-pair:v1:1Abc…:K7Q2M9XW4P --vid LBVNU79049SB81546')
-    .action(async (opts: { url: string; code: string; vid: string; vehicle?: string; poolSize: string; json?: boolean }, cmd: Command) => {
+    .addHelpText('after', '\nExample:\n  $ carchain wallet pair --url http://127.0.0.1:8765 --code carchain-pair:v1:1Abc…:K7Q2M9XW4P --vid LBVNU79049SB81546\n  $ carchain wallet pair --url http://192.168.4.1:8765 --vid LBVNU79049SB81546   # on the dongle\'s own Wi-Fi: the code it shows')
+    .action(async (opts: { url: string; code?: string; vid: string; vehicle?: string; poolSize: string; json?: boolean }, cmd: Command) => {
       const vehicleIndex = intOption(opts.vehicle, '--vehicle', 0, 0x7fffffff);
       const poolSize = intOption(opts.poolSize, '--pool-size', 1, 1024)!;
       const { wallet: w, g } = await openWallet(cmd);
       const chain = chainOf(g, w.meta);
-      const result = await w.pair({ url: opts.url.replace(/\/$/, ''), code: opts.code, vid: opts.vid, poolSize, ...(vehicleIndex !== undefined ? { vehicleIndex } : {}), ...(chain !== undefined ? { chainRpcUrl: chain } : {}) });
+      const url = opts.url.replace(/\/$/, '');
+      const code = opts.code ?? (await pairingCodeShownAt(url));
+      const result = await w.pair({ url, code, vid: opts.vid, poolSize, ...(vehicleIndex !== undefined ? { vehicleIndex } : {}), ...(chain !== undefined ? { chainRpcUrl: chain } : {}) });
       if (opts.json) return json({ ...result.device, authorised: result.authorised, setupTxId: result.setupTxId });
       out(`paired ${result.device.deviceId} to ${result.device.vid} (vehicle ${result.device.vehicleIndex}, ${result.device.poolSize} pool addresses, ${result.authorised} authorised)`);
       out(result.setupTxId ? `DeviceSetup committed on the chain: tx ${result.setupTxId}` : 'DeviceSetup not submitted (no --chain): the gateway accepts the records on the pool authorisations alone');
@@ -338,4 +340,19 @@ function metaFromOptions(g: GlobalOptions, genesis: string | undefined): Partial
     ...(g.chain !== undefined ? { chainRpcUrl: g.chain } : {}),
     ...(genesis !== undefined ? { genesisFile: resolve(genesis) } : {}),
   };
+}
+
+/**
+ * The code an unpaired dongle shows on its local endpoint. Reaching that endpoint is the proof of
+ * presence (the car's own Wi-Fi or a cable); a paired dongle shows none and must be reset first.
+ */
+async function pairingCodeShownAt(url: string): Promise<string> {
+  let info: { pairingCode?: string | null; claimed?: boolean };
+  try {
+    info = (await (await fetch(`${url}/pairing`)).json()) as typeof info;
+  } catch (cause) {
+    throw new CarchainError('PAIRING_UNREACHABLE', `cannot read the pairing endpoint at ${url}: ${(cause as Error).message}`, { temporary: true, cause });
+  }
+  if (typeof info.pairingCode === 'string') return info.pairingCode;
+  throw new CarchainError('PAIRING_ALREADY_CLAIMED', `the dongle at ${url} is already paired (it shows no code): reset it first, or pass --code`);
 }
