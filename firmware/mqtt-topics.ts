@@ -59,3 +59,41 @@ export function parseDeviceTopic(topic: string): { deviceId: string; kind: Devic
   if ((kind === 'uplink' || kind === 'state' || kind === 'health') && parts.length === 5) return { deviceId, kind, rest: [] };
   return null;
 }
+
+/** A car-lock relay session id: 16..64 of letters, digits, `_`, `-` (one plain topic level, chosen per connection by the phone). */
+const LOCK_SESSION_ID = /^[A-Za-z0-9_-]{16,64}$/;
+
+export function assertLockSessionId(sessionId: string): string {
+  if (typeof sessionId !== 'string' || !LOCK_SESSION_ID.test(sessionId)) {
+    throw new RangeError(`lock relay session id must match ${LOCK_SESSION_ID.source}, got ${JSON.stringify(sessionId)}`);
+  }
+  return sessionId;
+}
+
+export interface LockRelayTopics {
+  /** Phone → lock frames of one session: `…/downlink/lock/<session>` (under the device's downlink prefix). */
+  downlink(sessionId: string): string;
+  /** What the lock subscribes to: every session's downlink. */
+  downlinkFilter: string;
+  /** Lock → phone frames of one session: `…/lock-reply/<session>` (beside uplink; no gateway filter matches it). */
+  reply(sessionId: string): string;
+}
+
+/** The car-lock relay topics of a device (docs/car-lock.md, MQTT relay): only handshake and AES-GCM frames travel here. */
+export function lockRelayTopics(deviceId: string): LockRelayTopics {
+  const topics = deviceTopics(deviceId);
+  const base = `${TOPIC_ROOT}/devices/${deviceId}`;
+  return {
+    downlink: (sessionId) => `${topics.downlink}/lock/${assertLockSessionId(sessionId)}`,
+    downlinkFilter: `${topics.downlink}/lock/+`,
+    reply: (sessionId) => `${base}/lock-reply/${assertLockSessionId(sessionId)}`,
+  };
+}
+
+/** The session id of a concrete lock downlink topic of `deviceId`, or null. */
+export function parseLockDownlinkTopic(deviceId: string, topic: string): string | null {
+  const prefix = `${deviceTopics(deviceId).downlink}/lock/`;
+  if (!topic.startsWith(prefix)) return null;
+  const sessionId = topic.slice(prefix.length);
+  return LOCK_SESSION_ID.test(sessionId) ? sessionId : null;
+}

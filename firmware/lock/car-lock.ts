@@ -34,6 +34,8 @@ export interface CarLockOptions {
   randomBytes?: (n: number) => Uint8Array;
   /** Test hook: runs after a new key set is persisted and before it is applied (power-loss tests). */
   afterPersist?: () => void;
+  /** Sees every audited decision once it is on disk (`carchain lock serve` prints them). */
+  onAudit?: (entry: { time: number; epoch: number; event: string; publicKey: Uint8Array | null; detail: string }) => void;
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -94,7 +96,9 @@ export class CarLock {
   }
 
   private record(event: string, publicKey: Uint8Array | null, detail: string): void {
-    this.audit.append({ time: this.trustedTime().now, epoch: this.epoch, event, publicKey, detail });
+    const entry = { time: this.trustedTime().now, epoch: this.epoch, event, publicKey, detail };
+    this.audit.append(entry);
+    this.options.onAudit?.(entry);
   }
 
   /**

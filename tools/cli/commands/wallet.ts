@@ -15,6 +15,7 @@ import { renderTripHtml, renderTripSvg, tripCaption } from '../../wallet/trip-ma
 import type { TripView } from '../../wallet/trip-view.js';
 import type { RejectedRecord } from '../../wallet/verified-records.js';
 import { registerWalletGrantCommands } from './wallet-grants.js';
+import { registerWalletLockCommands } from './wallet-lock.js';
 import { DEFAULT_WALLET_PATH, createWallet, readPassphrase, readWalletMeta, type WalletMeta } from '../../wallet/wallet-keystore.js';
 
 interface GlobalOptions {
@@ -322,6 +323,7 @@ export function registerWallet(program: Command): void {
     });
 
   registerWalletGrantCommands(wallet);
+  registerWalletLockCommands(wallet);
 }
 
 function readWalletMetaAbsent(path: string): void {
