@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { initChainHomes, type InitResult } from '../../gateway/chain/node/chain-home.js';
 import { ChainClient, type ChainStatus } from '../../gateway/chain/client/chain-client.js';
+import type { TimeoutConfig } from '../../gateway/chain/consensus/timeouts.js';
+
+/** Fast rounds: a validator that is down costs one propose timeout per height it would propose (the liveness tests). */
+export const FAST_TIMEOUTS: TimeoutConfig = { propose: { baseMs: 600, deltaMs: 200 }, prevote: { baseMs: 300, deltaMs: 150 }, precommit: { baseMs: 300, deltaMs: 150 } };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(repoRoot, 'tools/cli/carchain.ts');
@@ -38,15 +42,15 @@ export class Localnet {
   readonly procs: (ChildProcess | null)[] = [];
   readonly logs: string[][] = [];
 
-  constructor(readonly size: number, readonly blockIntervalMs = 200, readonly emptyBlockIntervalMs = blockIntervalMs) {}
+  /** `timeouts`: the genesis round timeouts (the benchmark runs with the production defaults). */
+  constructor(readonly size: number, readonly blockIntervalMs = 200, readonly emptyBlockIntervalMs = blockIntervalMs, readonly timeouts: TimeoutConfig = FAST_TIMEOUTS) {}
 
   async create(patch?: (i: number, config: Record<string, unknown>) => void): Promise<this> {
     const base = await freePortRange(this.size);
     this.init = initChainHomes({ validators: this.size, outDir: this.dir, chainId: 'carchain-test', basePort: base, blockIntervalMs: this.blockIntervalMs, emptyBlockIntervalMs: this.emptyBlockIntervalMs, testMode: true });
-    // Fast rounds: a validator that is down costs one propose timeout per height it would propose.
     const genesisPath = this.init.genesisFile;
     const genesis = JSON.parse(readFileSync(genesisPath, 'utf8')) as Record<string, unknown>;
-    genesis.consensus = { timeouts: { propose: { baseMs: 600, deltaMs: 200 }, prevote: { baseMs: 300, deltaMs: 150 }, precommit: { baseMs: 300, deltaMs: 150 } } };
+    genesis.consensus = { timeouts: this.timeouts };
     const text = `${JSON.stringify(genesis, null, 2)}\n`;
     writeFileSync(genesisPath, text);
     for (const h of this.init.homes) writeFileSync(join(h.home, 'genesis.json'), text);
@@ -70,7 +74,9 @@ export class Localnet {
   }
 
   start(i: number): void {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'chain', 'start', '--home', this.init.homes[i]!.home], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Extra node flags for the validator processes, e.g. CARCHAIN_LOCALNET_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile them.
+    const nodeArgs = (process.env.CARCHAIN_LOCALNET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', CLI, 'chain', 'start', '--home', this.init.homes[i]!.home], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines = (this.logs[i] ??= []);
     const collect = (chunk: Buffer): void => {
       for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(line);

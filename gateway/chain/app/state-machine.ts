@@ -98,24 +98,36 @@ function admit(block: StateOverlay, ctx: BlockContext, tx: DecodedTx): TxBody {
   }
 }
 
+/** The only handlers that read or change the block tally (Stake, Unstake, Evidence). */
+const TALLY_TYPES: ReadonlySet<TxType> = new Set<TxType>(['Stake', 'Unstake', 'Evidence']);
+
+function decodeCached(ctx: BlockContext, bytes: Uint8Array): DecodedTx {
+  const cached = ctx.decodedTxs?.get(bytes);
+  if (cached !== undefined) return cached;
+  const tx = decodeTx(bytes);
+  ctx.decodedTxs?.set(bytes, tx);
+  return tx;
+}
+
 /** Runs one tx on a child overlay of `block`; merges its writes only when it succeeds. */
 function runTx(block: StateOverlay, ctx: BlockContext, tally: BlockTally, bytes: Uint8Array): TxResult {
   let tx: DecodedTx;
   try {
-    tx = decodeTx(bytes);
+    tx = decodeCached(ctx, bytes);
   } catch (err) {
     if (err instanceof ProtocolError) return { txId: sha256(bytes), type: null, ok: false, code: 'DECODE_FAILED', reason: err.message };
     throw err;
   }
   const txOverlay = new StateOverlay(block);
-  const tallyBefore = { ...tally };
+  // Other handlers never touch the tally, so only these need it restored when they fail.
+  const tallyBefore = TALLY_TYPES.has(tx.type) ? { ...tally } : null;
   try {
     const body = admit(block, ctx, tx);
     dispatch({ state: txOverlay, ctx, tx, signerHash: hash160(tx.signer), tally }, body);
     txOverlay.set(keys.txId(tx.txId), saveHeight(tx.expiresAt));
     txOverlay.set(keys.txExpiry(tx.expiresAt, tx.txId), INDEX_VALUE);
   } catch (err) {
-    Object.assign(tally, tallyBefore);
+    if (tallyBefore !== null) Object.assign(tally, tallyBefore);
     if (err instanceof AppError && isRejectionCode(err.code)) return { txId: tx.txId, type: tx.type, ok: false, code: err.code, reason: err.message };
     throw err;
   }
@@ -129,19 +141,65 @@ function runTx(block: StateOverlay, ctx: BlockContext, tally: BlockTally, bytes:
  */
 export const MAX_PRUNED_TX_IDS_PER_BLOCK = 4096;
 
+/**
+ * Ids looked at first when pruning. Most blocks find nothing or a few ids to prune, and the store
+ * materialises a scan, so reading MAX_PRUNED_TX_IDS_PER_BLOCK rows every block cost more than
+ * executing its transactions; the full bound is read only when this many are all stale.
+ */
+const PRUNE_PROBE = 64;
+
 /** Deletes replay ids whose expiry is before block time, oldest first: such txs are refused as EXPIRED anyway. */
 function pruneExpiredTxIds(block: StateOverlay, time: number): void {
-  const stale: Uint8Array[] = [];
-  for (const [key] of block.scan(keys.txExpiryPrefix(), MAX_PRUNED_TX_IDS_PER_BLOCK)) {
-    const r = new ByteReader(key.subarray(1), 'tx expiry key');
-    const expiresAt = r.u64Number('expiresAt');
-    if (expiresAt >= time) break;
-    stale.push(key);
-  }
+  const collect = (limit: number): { stale: Uint8Array[]; complete: boolean } => {
+    const stale: Uint8Array[] = [];
+    for (const [key] of block.scan(keys.txExpiryPrefix(), limit)) {
+      const r = new ByteReader(key.subarray(1), 'tx expiry key');
+      const expiresAt = r.u64Number('expiresAt');
+      if (expiresAt >= time) return { stale, complete: true };
+      stale.push(key);
+    }
+    return { stale, complete: stale.length < limit };
+  };
+  // Same keys as one scan of MAX_PRUNED_TX_IDS_PER_BLOCK: the probe is a prefix of it, used only when it ends the run.
+  const probe = collect(PRUNE_PROBE);
+  const stale = probe.complete ? probe.stale : collect(MAX_PRUNED_TX_IDS_PER_BLOCK).stale;
   for (const key of stale) {
     block.delete(key);
     block.delete(keys.txId(key.subarray(9)));
   }
+}
+
+/** A tally read from the state only when a staking handler asks: reading it scans the validator table, and checkTx runs per transaction. */
+function lazyTally(state: StateReader): BlockTally {
+  let loaded: BlockTally | undefined;
+  const get = (): BlockTally => (loaded ??= tallyOf(readValidators(state)));
+  return {
+    get startTotalPower() {
+      return get().startTotalPower;
+    },
+    // Written back (unchanged) when runTx restores the tally of a failed staking tx.
+    set startTotalPower(v: number) {
+      (get() as { startTotalPower: number }).startTotalPower = v;
+    },
+    get unstakedPower() {
+      return get().unstakedPower;
+    },
+    set unstakedPower(v: number) {
+      get().unstakedPower = v;
+    },
+    get validatorCount() {
+      return get().validatorCount;
+    },
+    set validatorCount(v: number) {
+      get().validatorCount = v;
+    },
+    get totalPower() {
+      return get().totalPower;
+    },
+    set totalPower(v: number) {
+      get().totalPower = v;
+    },
+  };
 }
 
 function tallyOf(validators: readonly ValidatorRecord[]): BlockTally {
@@ -186,5 +244,5 @@ export function executeBlock(state: StateReader, prevAppHash: Uint8Array, ctx: B
  */
 export function checkTx(state: StateReader, ctx: BlockContext, tx: Uint8Array): TxResult {
   checkContext(ctx);
-  return runTx(new StateOverlay(state), ctx, tallyOf(readValidators(state)), tx);
+  return runTx(new StateOverlay(state), ctx, lazyTally(state), tx);
 }

@@ -18,11 +18,23 @@ export interface BlockContext {
    * it for identical bytes cannot change a result.
    */
   verifiedSignatures?: VerifiedSignatures;
+  /**
+   * Transactions this node already decoded, by their exact bytes: a tx is checked at admission and
+   * executed in a trial block, a proposal check and the commit, and decoding (key validation, address)
+   * costs as much as executing a BatchAnchor. Decoding depends only on the bytes, so reusing it for
+   * identical bytes cannot change a result.
+   */
+  decodedTxs?: DecodedTxs;
 }
 
 export interface VerifiedSignatures {
   has(key: string): boolean;
   add(key: string): void;
+}
+
+export interface DecodedTxs {
+  get(bytes: Uint8Array): DecodedTx | undefined;
+  set(bytes: Uint8Array, tx: DecodedTx): void;
 }
 
 /**

@@ -4,6 +4,11 @@
 // 5xx) is tried on the next, so a client survives the loss of validators as the chain does.
 import { CarchainError } from '../../../protocol/errors.js';
 import type { ProofFile } from '../light/proof-file.js';
+import { encodeTxBatch } from '../node/tx-batch.js';
+
+/** Transactions and bytes per POST /txs request (the node takes up to 2,000 txs and 8 MiB). */
+const SUBMIT_MANY_CHUNK = 1000;
+const SUBMIT_MANY_BYTES = 4 * 1024 * 1024;
 
 export type ChainClientErrorCode = 'UNREACHABLE' | 'TX_REJECTED' | 'COMMIT_TIMEOUT' | 'NOT_FOUND' | 'BAD_REQUEST' | 'BAD_RESPONSE' | 'MEMPOOL_FULL';
 
@@ -40,6 +45,11 @@ export interface SubmitResult {
   index?: number;
 }
 
+/** One tx of submitMany: its id (and where it committed, when waited for), or why it was refused or not seen committed. */
+export type BatchSubmitResult =
+  | SubmitResult & { error?: undefined }
+  | { txId?: string; error: { code: string; message: string; reason?: string; temporary: boolean } };
+
 interface ErrorBody {
   error?: { code?: string; message?: string; reason?: string; detail?: string; temporary?: boolean };
 }
@@ -66,6 +76,27 @@ export class ChainClient {
     const path = wait ? `/tx?wait=commit&timeoutMs=${timeoutMs}` : '/tx';
     // Re-submitting to another node is safe: a tx id is unique and a committed one is refused as a replay.
     return this.call<SubmitResult>('POST', path, tx, wait ? timeoutMs + 5000 : undefined);
+  }
+
+  /**
+   * Submits many signed transactions with one request per 1,000 (or 4 MiB; POST /txs): one result per tx, in
+   * order. A refused tx does not fail the others; it comes back with `error` (code TX_REJECTED with
+   * the application's `reason`, MEMPOOL_FULL, or COMMIT_TIMEOUT when waiting).
+   */
+  async submitMany(txs: readonly Uint8Array[], options: { waitForCommit?: boolean; timeoutMs?: number } = {}): Promise<BatchSubmitResult[]> {
+    const wait = options.waitForCommit === true;
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const path = wait ? `/txs?wait=commit&timeoutMs=${timeoutMs}` : '/txs';
+    const out: BatchSubmitResult[] = [];
+    for (let i = 0; i < txs.length;) {
+      let end = i;
+      let bytes = 0;
+      while (end < txs.length && end - i < SUBMIT_MANY_CHUNK && (end === i || bytes + txs[end]!.length <= SUBMIT_MANY_BYTES)) bytes += txs[end++]!.length + 3;
+      const reply = await this.call<{ results: BatchSubmitResult[] }>('POST', path, encodeTxBatch(txs.slice(i, end)), wait ? timeoutMs + 5000 : undefined);
+      out.push(...reply.results);
+      i = end;
+    }
+    return out;
   }
 
   tx(txId: string): Promise<SubmitResult & { pending?: boolean }> {

@@ -47,6 +47,11 @@ export class Mempool {
     return this.txs.size;
   }
 
+  /** Largest transaction admitted. */
+  get maxTxBytes(): number {
+    return this.limits.maxTxBytes;
+  }
+
   get totalBytes(): number {
     return this.bytes;
   }

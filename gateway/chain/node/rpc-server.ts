@@ -1,4 +1,4 @@
-// The node's HTTP RPC: status, blocks with commits, transaction submit (optionally awaiting commit), proofs, state queries.
+// The node's HTTP RPC: status, blocks with commits, transaction submit (one or a batch, optionally awaiting commit), proofs, state queries.
 //
 // JSON with bytes as lowercase hex; errors are {error: {code, message, temporary}} with 4xx for bad
 // requests and refused transactions, 503/504 for conditions that pass. Loopback by default.
@@ -10,10 +10,14 @@ import { encodeValidatorSet } from '../consensus/validator-set.js';
 import { type Block, blockIdOfHeader, encodeHeader } from '../block/block.js';
 import { buildTxProof } from '../light/proof-builder.js';
 import { MempoolError } from './mempool.js';
-import type { ChainNode } from './chain-node.js';
+import { ADMISSION_SLICE_MS, type ChainNode } from './chain-node.js';
+import { decodeTxBatch } from './tx-batch.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const MAX_BODY = 64 * 1024;
+/** POST /txs: one HTTP exchange for many transactions (a gateway anchoring a backlog, the benchmark). */
+export const MAX_BATCH_TXS = 2000;
+const MAX_BATCH_BODY = 8 * 1024 * 1024;
 
 export class RpcError extends CarchainError<'BAD_REQUEST' | 'NOT_FOUND' | 'TX_REJECTED' | 'MEMPOOL_FULL' | 'COMMIT_TIMEOUT' | 'FORBIDDEN'> {}
 
@@ -69,12 +73,12 @@ function parseId(raw: string): Uint8Array {
   return Uint8Array.from(Buffer.from(raw, 'hex'));
 }
 
-async function readBody(req: IncomingMessage): Promise<Uint8Array> {
+async function readBody(req: IncomingMessage, maxBytes = MAX_BODY): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new RpcError('BAD_REQUEST', `body larger than ${MAX_BODY} bytes`);
+    if (size > maxBytes) throw new RpcError('BAD_REQUEST', `body larger than ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   return new Uint8Array(Buffer.concat(chunks));
@@ -95,6 +99,66 @@ function txFromBody(req: IncomingMessage, body: Uint8Array): Uint8Array {
   }
   if (body.length === 0) throw new RpcError('BAD_REQUEST', 'empty body');
   return body;
+}
+
+/** A batch arrives as JSON {"txs": ["<hex>", …]} or as application/octet-stream: count varint ‖ (varint length ‖ tx)*. */
+function txsFromBody(req: IncomingMessage, body: Uint8Array, maxTxBytes: number): Uint8Array[] {
+  let txs: Uint8Array[];
+  if ((req.headers['content-type'] ?? '').startsWith('application/json')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(body).toString('utf8'));
+    } catch {
+      throw new RpcError('BAD_REQUEST', 'body is not JSON');
+    }
+    const list = (parsed as { txs?: unknown }).txs;
+    if (!Array.isArray(list) || !list.every((tx) => typeof tx === 'string' && /^([0-9a-f]{2})+$/.test(tx))) {
+      throw new RpcError('BAD_REQUEST', 'expected {"txs": ["<hex>", …]}');
+    }
+    txs = (list as string[]).map((tx) => Uint8Array.from(Buffer.from(tx, 'hex')));
+  } else {
+    try {
+      txs = decodeTxBatch(body, maxTxBytes);
+    } catch (err) {
+      throw new RpcError('BAD_REQUEST', `not a transaction batch: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (txs.length === 0) throw new RpcError('BAD_REQUEST', 'empty batch');
+  if (txs.length > MAX_BATCH_TXS) throw new RpcError('BAD_REQUEST', `batch of ${txs.length} txs, limit ${MAX_BATCH_TXS}`);
+  return txs;
+}
+
+/**
+ * Every tx of a batch is admitted or refused on its own: one result per tx, in order, errors as in
+ * POST /tx. Admission yields to the event loop every ADMISSION_SLICE_MS so consensus messages wait
+ * no longer for a big batch than for gossip.
+ */
+async function submitBatch(node: ChainNode, txs: readonly Uint8Array[], waitMs: number | null): Promise<Record<string, unknown>[]> {
+  const results: { txId?: Uint8Array; error?: CarchainError<string> }[] = [];
+  let until = performance.now() + ADMISSION_SLICE_MS;
+  for (const tx of txs) {
+    if (performance.now() > until) {
+      await new Promise((resolve) => setImmediate(resolve));
+      until = performance.now() + ADMISSION_SLICE_MS;
+    }
+    try {
+      results.push({ txId: node.submit(tx).txId });
+    } catch (err) {
+      if (!(err instanceof CarchainError)) throw err;
+      results.push({ error: err as CarchainError<string> });
+    }
+  }
+  return Promise.all(results.map(async (r) => {
+    if (r.txId === undefined) return errorBody(r.error!);
+    if (waitMs === null) return { txId: hex(r.txId) };
+    try {
+      const at = await node.waitForTx(r.txId, waitMs);
+      return { txId: hex(r.txId), height: at.height, index: at.index };
+    } catch (err) {
+      if (err instanceof CarchainError) return { txId: hex(r.txId), ...errorBody(err as CarchainError<string>) };
+      throw err;
+    }
+  }));
 }
 
 function blockJson(node: ChainNode, height: number): Record<string, unknown> {
@@ -130,6 +194,11 @@ async function route(o: RpcServerOptions, req: IncomingMessage, url: URL): Promi
     const timeoutMs = Math.min(Number(q.get('timeoutMs') ?? 30_000) || 30_000, 120_000);
     const at = await node.waitForTx(txId, timeoutMs);
     return [200, { txId: hex(txId), height: at.height, index: at.index }];
+  }
+  if (req.method === 'POST' && path === '/txs') {
+    const txs = txsFromBody(req, await readBody(req, MAX_BATCH_BODY), node.mempool.maxTxBytes);
+    const waitMs = q.get('wait') === 'commit' ? Math.min(Number(q.get('timeoutMs') ?? 30_000) || 30_000, 120_000) : null;
+    return [200, { results: await submitBatch(node, txs, waitMs) }];
   }
   const txMatch = /^\/tx\/([^/]+)$/.exec(path);
   if (req.method === 'GET' && txMatch !== null) {

@@ -21,6 +21,8 @@ export const WIRE = {
   vote: 2,
   tx: 3,
   status: 4,
+  /** A batch of transactions (tx-gossip.ts); nodes still accept single `tx` frames. */
+  txs: 5,
   getBlock: 10,
 } as const;
 
