@@ -1,7 +1,8 @@
 // Where a gateway's uplinks come from: its embedded broker (stored before the device's PUBACK) or a subscription to an external broker.
+import { readFileSync } from 'node:fs';
 import { type DeviceActivity, RecentDevices } from '../api/device-activity.js';
 import { IngestPipeline, MqttIngest, type IngestPipelineOptions, type IngestStats } from '../ingest/mqtt-ingest.js';
-import type { GatewayConfig } from '../node/gateway-config.js';
+import { GatewayConfigError, type GatewayConfig } from '../node/gateway-config.js';
 import { startEmbeddedBroker } from './embedded-broker.js';
 
 export interface UplinkIntake {
@@ -14,11 +15,24 @@ export interface UplinkIntake {
   stop(): Promise<void>;
 }
 
+/** Read once at start: a renewed certificate takes a gateway restart. */
+function readTlsFiles(tls: NonNullable<GatewayConfig['broker']['tls']>): { ca: Buffer; cert: Buffer; key: Buffer } {
+  const read = (what: 'ca' | 'cert' | 'key') => {
+    try {
+      return readFileSync(tls[what]);
+    } catch (cause) {
+      throw new GatewayConfigError('CONFIG_UNREADABLE', `broker.tls.${what}: cannot read ${tls[what]}: ${(cause as Error).message}`, { cause });
+    }
+  };
+  return { ca: read('ca'), cert: read('cert'), key: read('key') };
+}
+
 /** `clientId` is the fixed MQTT client id of the subscription (external broker), so its session survives restarts. */
 export async function startUplinkIntake(broker: GatewayConfig['broker'], clientId: string, parts: IngestPipelineOptions): Promise<UplinkIntake> {
   if (broker.url !== null) {
     const ingest = new MqttIngest({
       ...parts, brokerUrl: broker.url, clientId, shareGroup: broker.shareGroup, receiveMaximum: broker.receiveMaximum, connections: broker.connections,
+      ...(broker.tls ? { tls: readTlsFiles(broker.tls) } : {}),
     });
     await ingest.start();
     return {

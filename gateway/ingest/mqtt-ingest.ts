@@ -167,6 +167,8 @@ export interface MqttIngestOptions extends IngestPipelineOptions {
   sessionExpirySeconds?: number;
   /** 'auto' (default): MQTT 5, falling back to 3.1.1 when the broker refuses 5. */
   protocolVersion?: 4 | 5 | 'auto';
+  /** PEM contents for mutual TLS (mqtts:// / wss://): the broker's CA, this gateway's client certificate and key. */
+  tls?: { ca: string | Buffer; cert: string | Buffer; key: string | Buffer };
 }
 
 export class MqttIngest {
@@ -214,6 +216,7 @@ export class MqttIngest {
       clientId,
       clean: false,
       protocolVersion: version,
+      ...(this.options.tls ? { ca: this.options.tls.ca, cert: this.options.tls.cert, key: this.options.tls.key } : {}),
       ...(version === 5 ? { properties: { sessionExpiryInterval: this.options.sessionExpirySeconds ?? 7 * 24 * 3600, receiveMaximum: this.options.receiveMaximum ?? 64 } } : {}),
       reconnectPeriod: 1000,
       // MQTT 5: the reason code decides the PUBACK; MQTT.js only calls this on version 5.

@@ -20,6 +20,12 @@ export interface GatewayConfig {
     receiveMaximum: number;
     /** Subscriber connections to an external broker (each holds one unacknowledged message). */
     connections: number;
+    /**
+     * Mutual TLS to an external broker (mqtts:// or wss:// only): PEM file paths of the CA that signed
+     * the broker's certificate and of this gateway's client certificate and key (e.g. the identity
+     * `carchain fleet broker-config` issues). Read at start; null: no client certificate.
+     */
+    tls: { ca: string; cert: string; key: string } | null;
   };
   kv:
     | { backend: 'sqlite'; synchronous: 'FULL' | 'NORMAL' }
@@ -62,6 +68,10 @@ export const GATEWAY_CONFIG_SCHEMA: SchemaObject = {
         connections: { type: 'integer', minimum: 1, maximum: 256, default: 4 },
         shareGroup: { type: ['string', 'null'], pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'carchain-gateways' },
         receiveMaximum: { type: 'integer', minimum: 1, maximum: 65535, default: 64 },
+        tls: {
+          type: 'object', additionalProperties: false, required: ['ca', 'cert', 'key'],
+          properties: { ca: { type: 'string', minLength: 1 }, cert: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+        },
       },
     },
     kv: {
@@ -135,6 +145,11 @@ export function parseGatewayConfig(document: unknown, source = 'config'): Gatewa
   if (broker.url === undefined) broker.embedded = { host: '127.0.0.1', port: 1883, ...broker.embedded };
   broker.url ??= null;
   broker.embedded ??= null;
+  broker.tls ??= null;
+  // A client certificate on a plain connection would silently not be used: refuse rather than connect unauthenticated.
+  if (broker.tls !== null && (broker.url === null || !/^(mqtts|wss):\/\//.test(broker.url))) {
+    throw new GatewayConfigError('CONFIG_INVALID', `${source}: /broker/tls needs broker.url with mqtts:// or wss://, got ${broker.url ?? 'the embedded broker'}`);
+  }
   // Defaults inside oneOf branches are not applied by ajv (ambiguous), so they are filled here.
   const kv = copy.kv as Partial<Extract<GatewayConfig['kv'], { backend: 'redis-cluster' }>> & Partial<Extract<GatewayConfig['kv'], { backend: 'sqlite' }>>;
   if (kv.backend === 'sqlite') kv.synchronous ??= 'FULL';

@@ -14,6 +14,7 @@ export type FleetErrorCode =
   | 'IMAGE_NO_BOOT_PARTITION' // no MBR, or no FAT partition in it
   | 'IMAGE_TOOL_FAILED' // mtools or tar failed
   | 'DIST_MISSING' // `image build` found no built app
+  | 'DIST_STALE' // `image build`: a source file is newer than its compiled .js (npm run build)
   | 'DEPS_MISSING'; // production dependencies are not installed (npm ci)
 
 export class FleetError extends CarchainError<FleetErrorCode> {}

@@ -9,7 +9,7 @@
 // Dependencies are the ones `npm ls --omit=dev` names, copied from this checkout's node_modules (so
 // native modules are the ones built here, for this architecture); nothing is fetched.
 import { execFile, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +28,30 @@ export interface ImageBuildOptions {
   repoRoot: string;
   /** The compiled app (`npm run build` output); <repoRoot>/dist by default. */
   dist?: string;
+}
+
+/**
+ * Sources of the build (tsconfig.build.json's include minus exclude) whose .js in `dist` is missing or
+ * older than the .ts: an image from such a dist would ship yesterday's app, or a mix that does not load.
+ * Empty where there are no sources (an installed package: dist is all there is).
+ */
+export function staleSources(repoRoot: string, dist: string): string[] {
+  const tsconfig = join(repoRoot, 'tsconfig.build.json');
+  if (!existsSync(tsconfig)) return [];
+  const { include = [], exclude = [] } = JSON.parse(readFileSync(tsconfig, 'utf8')) as { include?: string[]; exclude?: string[] };
+  const excluded = new Set(exclude.map((e) => join(repoRoot, e)));
+  const stale: string[] = [];
+  const walk = (path: string): void => {
+    if (excluded.has(path) || !existsSync(path)) return;
+    if (statSync(path).isDirectory()) {
+      for (const name of readdirSync(path)) if (name !== 'node_modules') walk(join(path, name));
+    } else if (path.endsWith('.ts') && !path.endsWith('.d.ts')) {
+      const js = join(dist, relative(repoRoot, path)).replace(/\.ts$/, '.js');
+      if (!existsSync(js) || statSync(js).mtimeMs < statSync(path).mtimeMs) stale.push(relative(repoRoot, path));
+    }
+  };
+  for (const root of include) walk(join(repoRoot, root));
+  return stale.sort();
 }
 
 export interface ImageBuildResult {
@@ -109,9 +133,13 @@ gateway:
   id: gw-1
   dataDir: /var/lib/carchain-gateway     # StateDirectory of carchain-gateway.service
 
-broker:
-  url: mqtt://127.0.0.1:1883             # the local Mosquitto's loopback listener (fleet broker-config --gateway-listener 1883)
+broker:                                 # = the gateway-broker.yaml \`carchain fleet broker-config\` writes
+  url: mqtts://127.0.0.1:8883            # the local Mosquitto's mutual-TLS listener (its certificate names 127.0.0.1)
   shareGroup: carchain-gateways
+  tls:                                   # the gateway identity from fleet broker-config's gateway/ (key 0600, owned by carchain)
+    ca: /etc/carchain/tls/ca.pem
+    cert: /etc/carchain/tls/gateway.pem
+    key: /etc/carchain/tls/gateway.key
 
 kv:
   backend: sqlite
@@ -149,11 +177,28 @@ export function productionPackages(repoRoot: string): string[] {
   }).sort();
 }
 
+/**
+ * Prebuilt native binaries of other platforms and architectures (the `bin/napi-v6/<platform>/<arch>`
+ * layout of onnxruntime-node: ~250 of its 290 MiB are macOS and Windows builds). The image runs where it
+ * was built (its other native modules are compiled here), so only this platform's binaries can load.
+ */
+export function foreignBinaryExcludes(platform: string = process.platform, arch: string = process.arch): string[] {
+  const platforms = ['darwin', 'linux', 'win32', 'freebsd', 'openbsd', 'sunos', 'aix'].filter((p) => p !== platform);
+  const arches = ['x64', 'arm64', 'arm', 'ia32', 'ppc64', 's390x', 'riscv64', 'loong64'].filter((a) => a !== arch);
+  return [...platforms.map((p) => `--exclude=bin/napi-v*/${p}`), ...arches.map((a) => `--exclude=bin/napi-v*/${platform}/${a}`)];
+}
+
 export async function buildGatewayImage(o: ImageBuildOptions): Promise<ImageBuildResult> {
-  if (!/\.(tar\.gz|tgz)$/.test(o.out)) throw new FleetError('USAGE', `--out must end in .tar.gz or .tgz, got ${o.out}`);
+  if (!/\.(tar\.gz|tgz|tar)$/.test(o.out)) throw new FleetError('USAGE', `--out must end in .tar.gz, .tgz or .tar, got ${o.out}`);
+  // .tar: uncompressed, for a pipeline that compresses (or copies) it itself; gzip is most of the build time.
+  const compress = o.out.endsWith('.tar') ? [] : ['--gzip'];
   const repoRoot = resolve(o.repoRoot);
   const dist = resolve(o.dist ?? join(repoRoot, 'dist'));
   if (!existsSync(join(dist, 'tools', 'cli', 'carchain.js'))) throw new FleetError('DIST_MISSING', `${dist} holds no built app (tools/cli/carchain.js); run \`npm run build\` first`);
+  const stale = staleSources(repoRoot, dist);
+  if (stale.length > 0) {
+    throw new FleetError('DIST_STALE', `${dist} is older than ${stale.length} source file(s) (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''}); run \`npm run build\` first`);
+  }
   parseGatewayConfig(parseYaml(DEFAULT_GATEWAY_YAML), 'the image\'s default gateway.yaml');
   const packages = productionPackages(repoRoot);
 
@@ -180,7 +225,8 @@ export async function buildGatewayImage(o: ImageBuildOptions): Promise<ImageBuil
     writeFileSync(list, `${packages.join('\n')}\n`);
     try {
       await run('tar', [
-        '--create', '--gzip', '--file', tmpOut, '--owner=0', '--group=0', '--numeric-owner', '--sort=name',
+        '--create', ...compress, '--file', tmpOut, '--owner=0', '--group=0', '--numeric-owner', '--sort=name',
+        ...foreignBinaryExcludes(),
         '-C', stage, 'opt', 'usr', 'etc',
         // S: symlink targets inside packages (e.g. .bin links) stay as they are.
         '-C', repoRoot, '--transform', `s,^node_modules/,${APP_DIR}/node_modules/,S`, '--files-from', list,

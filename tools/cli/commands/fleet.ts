@@ -83,16 +83,16 @@ export function registerFleet(program: Command): void {
     .option('--bind <address>', 'TLS listener address', '0.0.0.0')
     .option('--server-name <name>', 'DNS name or IP the dongles use for the broker (repeatable; localhost and 127.0.0.1 are always in)', collect, [])
     .option('--gateway-id <cn>', 'CN / MQTT username of the gateway identity', 'carchain-gateway')
-    .option('--gateway-listener <port>', 'also a loopback-only, read-only listener without TLS for a gateway on the broker host')
+    .option('--gateway-tls-dir <dir>', 'where gateway/{ca.pem,gateway.pem,gateway.key} will be on the gateway host (paths in gateway/gateway-broker.yaml)', '/etc/carchain/tls')
     .option('--install-dir <dir>', 'where these files will be on the broker host (paths in mosquitto.conf); default the absolute --out')
     .option('--run-as <user>', 'the account mosquitto runs as (`user` line)')
     .option('--persistence-dir <dir>', 'keep sessions and queued messages across restarts in this directory')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  $ carchain fleet broker-config --manifest ./fleet/devices/manifest.json --ca ./fleet/ca --out ./fleet/broker --server-name mqtt.acme.example\n  $ mosquitto -c ./fleet/broker/mosquitto.conf')
-    .action((opts: { manifest: string; ca: string; out: string; port: string; bind: string; serverName: string[]; gatewayId: string; gatewayListener?: string; installDir?: string; runAs?: string; persistenceDir?: string; json?: boolean }) => {
+    .addHelpText('after', '\nExample:\n  $ carchain fleet broker-config --manifest ./fleet/devices/manifest.json --ca ./fleet/ca --out ./fleet/broker --server-name mqtt.acme.example\n  $ mosquitto -c ./fleet/broker/mosquitto.conf\n  # gateway on the broker host: ./fleet/broker/gateway/{ca.pem,gateway.pem,gateway.key} → /etc/carchain/tls/,\n  # and the broker section of /etc/carchain/gateway.yaml is ./fleet/broker/gateway/gateway-broker.yaml')
+    .action((opts: { manifest: string; ca: string; out: string; port: string; bind: string; serverName: string[]; gatewayId: string; gatewayTlsDir: string; installDir?: string; runAs?: string; persistenceDir?: string; json?: boolean }) => {
       const result = generateBrokerConfig({
         ca: loadCa(opts.ca), manifestFile: opts.manifest, out: opts.out, port: integer(opts.port, '--port'), bind: opts.bind, serverNames: opts.serverName,
-        gatewayId: opts.gatewayId, gatewayListenerPort: integer(opts.gatewayListener, '--gateway-listener'),
+        gatewayId: opts.gatewayId, gatewayTlsDir: opts.gatewayTlsDir,
         ...(opts.installDir ? { installDir: opts.installDir } : {}), ...(opts.runAs ? { runAs: opts.runAs } : {}), ...(opts.persistenceDir ? { persistenceDir: resolve(opts.persistenceDir) } : {}),
       });
       print(opts.json, result, [
@@ -100,6 +100,7 @@ export function registerFleet(program: Command): void {
         `acl     ${result.aclFile}`,
         `server  ${result.server.cert}${result.server.reused ? ' (kept)' : ''}`,
         `gateway ${result.gateway.id}: ${result.gateway.cert}, ${result.gateway.key}${result.gateway.reused ? ' (kept)' : ''}`,
+        `        broker section for its gateway.yaml (${result.gateway.brokerUrl}, mutual TLS): ${result.gateway.brokerSection}`,
       ]);
     });
 
@@ -117,8 +118,8 @@ export function registerFleet(program: Command): void {
     });
   image.command('build')
     .description('a gateway root-filesystem overlay tarball: built app, production node_modules, systemd units, /etc/carchain defaults')
-    .requiredOption('--out <file>', 'output .tar.gz')
-    .option('--dist <dir>', 'the built app (npm run build); default <package>/dist')
+    .requiredOption('--out <file>', 'output .tar.gz / .tgz, or .tar (uncompressed, much faster to write)')
+    .option('--dist <dir>', 'the built app (npm run build); default <package>/dist. Refused (DIST_STALE) when a source is newer than its .js')
     .option('--repo <dir>', 'the package whose node_modules are copied; default the one this CLI runs from')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ npm run build && carchain fleet image build --out carchain-gateway-rootfs.tar.gz\n  # on the gateway: tar -xzf carchain-gateway-rootfs.tar.gz -C / && systemd-sysusers && systemctl enable --now carchain-gateway')
