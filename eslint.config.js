@@ -31,6 +31,8 @@ export default tseslint.config(
   // Hand-written browser scripts served as they are (no build step): no type information, browser globals.
   { files: ['gateway/api/dashboard/*.js'], ...tseslint.configs.disableTypeChecked },
   { files: ['gateway/api/dashboard/*.js'], languageOptions: { globals: { document: 'readonly', EventSource: 'readonly' } } },
+  { files: ['tools/wallet/ui/page/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['tools/wallet/ui/page/*.js'], languageOptions: { globals: { document: 'readonly', fetch: 'readonly', CSS: 'readonly', Node: 'readonly' } } },
   {
     files: ['test/**/*.ts'],
     rules: {

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { CarchainError } from '../../protocol/errors.js';
 import { registerCait } from '../cait/read-command.js';
+import { registerCaitRun } from './commands/cait-run.js';
 import { registerChain } from './commands/chain.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDongle } from './commands/dongle.js';
@@ -11,6 +12,7 @@ import { registerGateway } from './commands/gateway.js';
 import { registerLock } from './commands/lock.js';
 import { registerObd } from './commands/obd.js';
 import { registerSim } from './commands/sim.js';
+import { registerShop } from './commands/shop.js';
 import { registerStack } from './commands/stack.js';
 import { registerWallet } from './commands/wallet.js';
 
@@ -22,6 +24,7 @@ const program = new Command()
   .exitOverride();
 
 registerCait(program);
+registerCaitRun(program);
 registerChain(program);
 registerDemo(program);
 registerDongle(program);
@@ -29,6 +32,7 @@ registerFleet(program);
 registerGateway(program);
 registerLock(program);
 registerObd(program);
+registerShop(program);
 registerSim(program);
 registerStack(program);
 registerWallet(program);

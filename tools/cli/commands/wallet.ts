@@ -16,6 +16,8 @@ import type { TripView } from '../../wallet/trip-view.js';
 import type { RejectedRecord } from '../../wallet/verified-records.js';
 import { registerWalletGrantCommands } from './wallet-grants.js';
 import { registerWalletLockCommands } from './wallet-lock.js';
+import { registerWalletUiCommand } from './wallet-ui.js';
+import { registerWalletWriteGrantCommands } from './wallet-write-grants.js';
 import { DEFAULT_WALLET_PATH, createWallet, readPassphrase, readWalletMeta, type WalletMeta } from '../../wallet/wallet-keystore.js';
 
 interface GlobalOptions {
@@ -324,6 +326,8 @@ export function registerWallet(program: Command): void {
 
   registerWalletGrantCommands(wallet);
   registerWalletLockCommands(wallet);
+  registerWalletUiCommand(wallet);
+  registerWalletWriteGrantCommands(wallet);
 }
 
 function readWalletMetaAbsent(path: string): void {

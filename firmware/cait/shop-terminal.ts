@@ -1,0 +1,175 @@
+// Composition root of a CAIT terminal: shop identity, grant cache and its chain sync, maintenance jobs, and the `cait run` frame loop.
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DirectorySource } from '../../hardware/camera/directory-source.js';
+import { FfmpegSource } from '../../hardware/camera/ffmpeg-source.js';
+import type { FrameSource } from '../../hardware/camera/frame-source.js';
+import { ChainClient } from '../../gateway/chain/client/chain-client.js';
+import { CarchainError } from '../../protocol/errors.js';
+import { ConfigError } from '../config/dongle-config.js';
+import type { LogFn } from '../outbox/outbox.js';
+import type { CaitConfig } from './cait-config.js';
+import { prepareMaintenanceRecord, ShopUplink, type MaintenanceJob } from './maintenance-jobs.js';
+import type { PlateReader } from './plate-reader.js';
+import { PrivacyFilter } from './privacy-filter.js';
+import { loadShopIdentity, type ShopIdentity } from './shop-identity.js';
+import { WriteGrantStore, type WriteGrantTicket } from './write-grant-store.js';
+
+export interface ShopTerminal {
+  config: CaitConfig;
+  identity: ShopIdentity;
+  store: WriteGrantStore;
+  chain: ChainClient;
+  close(): void;
+}
+
+export function openShopTerminal(config: CaitConfig): ShopTerminal {
+  mkdirSync(config.terminal.dataDir, { recursive: true, mode: 0o700 });
+  const identity = loadShopIdentity(join(config.terminal.dataDir, 'keystore.json'));
+  const store = WriteGrantStore.open(join(config.terminal.dataDir, 'grants.db'), identity);
+  return { config, identity, store, chain: new ChainClient(config.chain.rpc), close: () => store.close() };
+}
+
+export interface SyncResult {
+  grants: number;
+  usable: number;
+  /** False when the chain could not be asked and the cache of the last sync is used. */
+  fresh: boolean;
+  tickets: { imported: number; failed: { file: string; code: string; message: string }[] };
+}
+
+/** Syncs grants from the chain (falls back to the cache when it is unreachable) and imports every ticket file. */
+export async function syncTerminal(t: ShopTerminal, now: number, log: LogFn = () => undefined): Promise<SyncResult> {
+  let fresh = true;
+  try {
+    await t.store.sync(t.chain, now);
+  } catch (err) {
+    if (!(err instanceof CarchainError && err.temporary)) throw err;
+    fresh = false;
+    log('warn', 'chain unreachable: using the cached write grants', { lastSync: t.store.lastSync(), error: err.message });
+  }
+  const tickets: SyncResult['tickets'] = { imported: 0, failed: [] };
+  const dir = t.config.terminal.ticketsDir;
+  let files: string[];
+  try {
+    files = dir === null ? [] : readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  } catch {
+    files = []; // no tickets directory yet
+  }
+  for (const file of files) {
+    try {
+      t.store.importTicket(JSON.parse(readFileSync(join(dir!, file), 'utf8')) as WriteGrantTicket, now);
+      tickets.imported++;
+    } catch (err) {
+      const code = err instanceof CarchainError ? String(err.code) : 'TICKET_INVALID';
+      tickets.failed.push({ file, code, message: (err as Error).message });
+      log('warn', 'ticket not imported', { file, code, error: (err as Error).message });
+    }
+  }
+  const usable = t.store.list().filter((g) => g.revokedAt === 0 && (g.expiresAt === 0 || g.expiresAt > now) && g.ownerCurrent).length;
+  return { grants: t.store.list().length, usable, fresh, tickets };
+}
+
+export interface MaintenanceResult {
+  recordId: string;
+  address: string;
+  writeGrantId: string;
+  jobId: number;
+  delivered: boolean;
+  /** Records still in the outbox after the wait (sent on the next run). */
+  waiting: number;
+}
+
+/** `carchain shop maintenance add`: sync, match the plate, seal, commit to the outbox, deliver. */
+export async function addMaintenanceJob(config: CaitConfig, job: MaintenanceJob, log: LogFn = () => undefined): Promise<MaintenanceResult> {
+  const t = openShopTerminal(config);
+  try {
+    const now = Date.now();
+    await syncTerminal(t, now, log);
+    const prepared = prepareMaintenanceRecord(t.store, t.identity, job, now);
+    const u = config.uplink;
+    const uplink = new ShopUplink(t.identity, {
+      outboxPath: join(config.terminal.dataDir, 'maintenance-outbox.db'), brokerUrl: u.brokerUrl, protocolVersion: u.protocolVersion, log,
+      ...(u.tls ? { tls: { ca: readFileSync(u.tls.ca), cert: readFileSync(u.tls.cert), key: readFileSync(u.tls.key) } } : {}),
+    });
+    try {
+      uplink.enqueue([prepared.record]);
+      const { delivered, waiting } = await uplink.deliver(u.deliverTimeoutMs);
+      return { recordId: prepared.recordId, address: prepared.record.address, writeGrantId: prepared.grant.id, jobId: prepared.jobId, delivered, waiting };
+    } finally {
+      uplink.close();
+    }
+  } finally {
+    t.close();
+  }
+}
+
+export interface CaitRunHandle {
+  shopAddress: string;
+  stats(): { reads: number; dropped: number; matched: number; sightings: number; frames: number };
+  /** Resolves when the frame source ends (or after stop()). */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+function frameSourceFor(config: CaitConfig, log: LogFn): FrameSource {
+  const c = config.camera;
+  if (c.directory !== null) {
+    return new DirectorySource(c.directory, { includeExisting: c.includeExisting, onError: (err, path) => log('warn', 'frame unreadable', { path, code: err.code }) });
+  }
+  if (c.ffmpeg !== null) {
+    const f = c.ffmpeg;
+    return new FfmpegSource({ input: f.input, fps: f.fps, ...(f.width !== null ? { width: f.width } : {}), ...(f.height !== null ? { height: f.height } : {}) });
+  }
+  throw new ConfigError('CONFIG_INVALID', 'camera: set camera.directory or camera.ffmpeg');
+}
+
+/**
+ * `carchain cait run`: frames → plate reader → privacy filter → kept sightings; grants re-synced
+ * every chain.syncIntervalMs. The reader is created by the caller (it takes seconds and is reused).
+ */
+export async function startCaitRun(config: CaitConfig, reader: PlateReader, log: LogFn): Promise<CaitRunHandle> {
+  const t = openShopTerminal(config);
+  let source: FrameSource;
+  let first: SyncResult;
+  try {
+    first = await syncTerminal(t, Date.now(), log);
+    source = frameSourceFor(config, log);
+  } catch (err) {
+    t.close();
+    throw err;
+  }
+  log('info', 'terminal started', { shop: t.identity.address, grants: first.grants, usable: first.usable, chainFresh: first.fresh, tickets: first.tickets.imported });
+  const filter = new PrivacyFilter(t.store, config.tracking, log);
+  let frames = 0;
+  let syncing: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    syncing = syncTerminal(t, Date.now(), log).catch((err: unknown) => log('error', 'grant sync failed', { error: String(err) }));
+  }, config.chain.syncIntervalMs);
+  timer.unref();
+  const done = (async () => {
+    for await (const frame of source.frames()) {
+      frames++;
+      const reading = await reader.readFrame(frame);
+      for (const plate of reading.plates) filter.observe({ plate: plate.text, confidence: plate.confidence, source: frame.source }, frame.timestamp);
+      log('debug', 'frame', { source: frame.source, plates: reading.plates.length, ms: Math.round(reading.timings.detectMs + reading.timings.recognizeMs) });
+    }
+  })();
+  let stopping: Promise<void> | null = null;
+  return {
+    shopAddress: t.identity.address,
+    stats: () => ({ ...filter.stats(), frames }),
+    done,
+    stop: () => {
+      stopping ??= (async () => {
+        clearInterval(timer);
+        await source.close();
+        await done.catch((err: unknown) => log('error', 'frame loop failed', { error: String(err) }));
+        await syncing;
+        t.close();
+        log('info', 'terminal stopped', { ...filter.stats(), frames });
+      })();
+      return stopping;
+    },
+  };
+}
