@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { FrameDecoder, encodeLengthPrefixed } from '../../protocol/lock/framing.js';
 import { LockError } from '../../protocol/lock/errors.js';
 import type { LockTransport } from '../../protocol/lock/transport.js';
+import { FrameInbox } from './frame-inbox.js';
 
 export async function connectTcpLockTransport(port: number, host = '127.0.0.1'): Promise<LockTransport> {
   const socket: Socket = await new Promise((resolve, reject) => {
@@ -10,56 +11,24 @@ export async function connectTcpLockTransport(port: number, host = '127.0.0.1'):
     s.once('error', reject);
   });
   const decoder = new FrameDecoder();
-  const frames: Uint8Array[] = [];
-  const waiters: { resolve: (f: Uint8Array) => void; reject: (e: Error) => void }[] = [];
-  let closed: LockError | null = null;
-  const shut = (why: string) => {
-    if (closed !== null) return;
-    closed = new LockError('TRANSPORT_CLOSED', why);
-    for (const w of waiters.splice(0)) w.reject(closed);
-  };
+  const inbox = new FrameInbox('lock');
   socket.on('data', (chunk: Buffer) => {
     try {
-      for (const f of decoder.push(chunk)) {
-        const w = waiters.shift();
-        if (w) w.resolve(f);
-        else frames.push(f);
-      }
+      for (const f of decoder.push(chunk)) inbox.push(f);
     } catch {
       socket.destroy();
-      shut('lock sent a malformed frame');
+      inbox.close('lock sent a malformed frame');
     }
   });
-  socket.on('close', () => shut('link closed'));
-  socket.on('error', () => shut('link error'));
+  socket.on('close', () => inbox.close('link closed'));
+  socket.on('error', () => inbox.close('link error'));
   return {
     send: (frame) =>
       new Promise<void>((resolve, reject) => {
-        if (closed !== null) return reject(closed);
+        if (inbox.closed !== null) return reject(inbox.closed);
         socket.write(encodeLengthPrefixed(frame), (err) => (err ? reject(new LockError('TRANSPORT_CLOSED', err.message)) : resolve()));
       }),
-    receive: (timeoutMs = 10_000) => {
-      const ready = frames.shift();
-      if (ready !== undefined) return Promise.resolve(ready);
-      if (closed !== null) return Promise.reject(closed);
-      return new Promise<Uint8Array>((resolve, reject) => {
-        const waiter = {
-          resolve: (f: Uint8Array) => {
-            clearTimeout(timer);
-            resolve(f);
-          },
-          reject: (e: Error) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(new LockError('TRANSPORT_CLOSED', `no frame within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.push(waiter);
-      });
-    },
+    receive: (timeoutMs) => inbox.receive(timeoutMs),
     close: () =>
       new Promise<void>((resolve) => {
         if (socket.destroyed) return resolve();

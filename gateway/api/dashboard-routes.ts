@@ -1,17 +1,10 @@
 // The gateway dashboard: its three static files (gateway/api/dashboard/) at / and /dashboard, and its live feed as Server-Sent Events at /v1/events.
 //
-// Everything the page needs comes from this server: the Content-Security-Policy allows no other
-// origin, so a page that tried to fetch a font or a script from the internet would fail visibly.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// Everything the page needs comes from this server (gateway/api/static-page.ts: files and policy).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError } from './api-errors.js';
 import { DashboardFeed, type DashboardFeedOptions } from './dashboard-feed.js';
-
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self' data:",
-  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
-].join('; ');
+import { loadPageAssets, PAGE_CONTENT_SECURITY_POLICY } from './static-page.js';
 
 const ASSETS = {
   'index.html': 'text/html; charset=utf-8',
@@ -19,23 +12,8 @@ const ASSETS = {
   'dashboard.css': 'text/css; charset=utf-8',
 } as const;
 
-/**
- * Next to this module in the source tree; `tsc` copies no assets into dist/, so a build run from
- * dist/gateway/api/ finds them in the checkout's gateway/api/dashboard/.
- */
-function assetsDir(): string | null {
-  for (const candidate of ['./dashboard/', '../../../gateway/api/dashboard/']) {
-    const dir = fileURLToPath(new URL(candidate, import.meta.url));
-    if (existsSync(`${dir}index.html`)) return dir;
-  }
-  return null;
-}
-
-function loadAssets(): Map<string, { type: string; body: Buffer }> | null {
-  const dir = assetsDir();
-  if (dir === null) return null;
-  return new Map(Object.entries(ASSETS).map(([name, type]) => [name, { type, body: readFileSync(`${dir}${name}`) }]));
-}
+/** Beside this module (dist/ after `npm run build`), else the checkout's gateway/api/dashboard/. */
+const loadAssets = () => loadPageAssets([new URL('./dashboard/', import.meta.url), new URL('../../../gateway/api/dashboard/', import.meta.url)], ASSETS);
 
 export function registerDashboardRoutes(app: FastifyInstance, options: DashboardFeedOptions): DashboardFeed {
   const feed = new DashboardFeed(options);
@@ -49,7 +27,7 @@ export function registerDashboardRoutes(app: FastifyInstance, options: Dashboard
   const serve = (name: keyof typeof ASSETS) => async (_req: unknown, reply: FastifyReply) => {
     const asset = assets?.get(name);
     if (asset === undefined) throw new ApiError('NOT_FOUND', `dashboard asset ${name} is not installed next to the gateway`);
-    return reply.type(asset.type).header('cache-control', 'no-cache').header('content-security-policy', CONTENT_SECURITY_POLICY)
+    return reply.type(asset.type).header('cache-control', 'no-cache').header('content-security-policy', PAGE_CONTENT_SECURITY_POLICY)
       .header('x-content-type-options', 'nosniff').send(asset.body);
   };
   app.get('/', serve('index.html'));

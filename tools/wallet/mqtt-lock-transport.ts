@@ -10,6 +10,7 @@ import { CarchainError } from '../../protocol/errors.js';
 import { LockError } from '../../protocol/lock/errors.js';
 import { MAX_FRAME_BYTES } from '../../protocol/lock/messages.js';
 import type { LockTransport } from '../../protocol/lock/transport.js';
+import { FrameInbox } from '../../firmware/lock/frame-inbox.js';
 import { lockRelayTopics } from '../../firmware/mqtt-topics.js';
 
 export interface MqttLockTransportOptions {
@@ -63,24 +64,14 @@ export async function connectMqttLockTransport(options: MqttLockTransportOptions
     throw new LockError('TRANSPORT_CLOSED', `cannot reach the MQTT broker ${options.brokerUrl}: ${(cause as Error).message}`, { cause });
   }
   noDelay(client);
-  const frames: Uint8Array[] = [];
-  const waiters: { resolve: (f: Uint8Array) => void; reject: (e: Error) => void }[] = [];
-  let closed: LockError | null = null;
+  const inbox = new FrameInbox(`lock (relay ${options.deviceId})`);
   let ended = false;
-  const shut = (why: string) => {
-    if (closed !== null) return;
-    closed = new LockError('TRANSPORT_CLOSED', why);
-    for (const w of waiters.splice(0)) w.reject(closed);
-  };
   client.on('message', (topic, payload) => {
     if (topic !== reply || payload.length === 0 || payload.length > MAX_FRAME_BYTES) return;
-    const frame = new Uint8Array(payload);
-    const w = waiters.shift();
-    if (w) w.resolve(frame);
-    else frames.push(frame);
+    inbox.push(new Uint8Array(payload));
   });
-  client.on('close', () => shut('broker connection closed'));
-  client.on('error', (err) => shut(`broker error: ${err.message}`));
+  client.on('close', () => inbox.close('broker connection closed'));
+  client.on('error', (err) => inbox.close(`broker error: ${err.message}`));
   try {
     await client.subscribeAsync(reply, { qos: 1 });
   } catch (cause) {
@@ -91,43 +82,22 @@ export async function connectMqttLockTransport(options: MqttLockTransportOptions
   return {
     sessionId,
     send: async (frame) => {
-      if (closed !== null) throw closed;
+      if (inbox.closed !== null) throw inbox.closed;
       try {
         await client.publishAsync(downlink, Buffer.from(frame), { qos: 1 });
       } catch (cause) {
         throw new LockError('TRANSPORT_CLOSED', `publish to ${downlink} failed: ${(cause as Error).message}`, { cause });
       }
     },
-    receive: (timeoutMs = 10_000) => {
-      const ready = frames.shift();
-      if (ready !== undefined) return Promise.resolve(ready);
-      if (closed !== null) return Promise.reject(closed);
-      return new Promise<Uint8Array>((resolve, reject) => {
-        const waiter = {
-          resolve: (f: Uint8Array) => {
-            clearTimeout(timer);
-            resolve(f);
-          },
-          reject: (e: Error) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(new LockError('TRANSPORT_CLOSED', `no frame from the lock within ${timeoutMs} ms (relay ${options.deviceId})`));
-        }, timeoutMs);
-        waiters.push(waiter);
-      });
-    },
+    receive: (timeoutMs) => inbox.receive(timeoutMs),
     close: async () => {
       if (ended) return;
       ended = true;
-      if (closed === null && client.connected) {
+      if (inbox.closed === null && client.connected) {
         // An empty message tells the lock to drop the session now rather than at its idle timeout.
         await client.publishAsync(downlink, Buffer.alloc(0), { qos: 1 }).catch(() => undefined);
       }
-      shut('closed');
+      inbox.close('closed');
       await client.endAsync();
     },
   };

@@ -3,10 +3,9 @@
 // The private keys stay here: the page sends the passphrase once (POST /api/unlock), gets a session
 // cookie, and from then on asks for trips, records and grants, which this server reads from the
 // gateway and chain, verifies and decrypts. Lock drops the unlocked wallet.
-import { existsSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { loadPageAssets, PAGE_CONTENT_SECURITY_POLICY, type PageAsset } from '../../../gateway/api/static-page.js';
 import { ChainClient } from '../../../gateway/chain/client/chain-client.js';
 import { isAddress } from '../../../protocol/address.js';
 import { CarchainError } from '../../../protocol/errors.js';
@@ -44,11 +43,6 @@ export interface WalletUiHandle {
   stop(): Promise<void>;
 }
 
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "img-src 'self' data:",
-  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
-].join('; ');
-
 const ASSETS = {
   'index.html': 'text/html; charset=utf-8',
   'viewer.js': 'text/javascript; charset=utf-8',
@@ -56,12 +50,10 @@ const ASSETS = {
 } as const;
 
 /** Next to this module; from dist/ (where `npm run build` copies page/) or the checkout. */
-function loadAssets(): Map<string, { type: string; body: Buffer }> {
-  for (const candidate of ['./page/', '../../../../tools/wallet/ui/page/']) {
-    const dir = fileURLToPath(new URL(candidate, import.meta.url));
-    if (existsSync(`${dir}index.html`)) return new Map(Object.entries(ASSETS).map(([name, type]) => [name, { type, body: readFileSync(`${dir}${name}`) }]));
-  }
-  throw new WalletUiError('BAD_REQUEST', 'the trip viewer page (tools/wallet/ui/page/) is not installed next to the server');
+function loadAssets(): Map<string, PageAsset> {
+  const assets = loadPageAssets([new URL('./page/', import.meta.url), new URL('../../../../tools/wallet/ui/page/', import.meta.url)], ASSETS);
+  if (assets === null) throw new WalletUiError('BAD_REQUEST', 'the trip viewer page (tools/wallet/ui/page/) is not installed next to the server');
+  return assets;
 }
 
 /** JSON-safe copy: bigints (large CBOR integers) as strings, byte arrays as hex. */
@@ -123,7 +115,7 @@ export async function startWalletUi(o: WalletUiOptions): Promise<WalletUiHandle>
     }, port);
     if (refusal !== null) return reply.code(refusal.status).send({ error: { code: refusal.code, message: refusal.message, temporary: false } });
     reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer')
-      .header('content-security-policy', CONTENT_SECURITY_POLICY);
+      .header('content-security-policy', PAGE_CONTENT_SECURITY_POLICY);
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
