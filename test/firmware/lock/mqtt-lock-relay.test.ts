@@ -77,8 +77,9 @@ async function push(bytes: Uint8Array) {
 }
 
 /** Waits until `predicate` holds (the eavesdropper's copies arrive asynchronously). */
+// Up to 30 s: the replies cross a real broker, which a loaded CI machine can make slow.
 async function until(predicate: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !predicate(); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 1200 && !predicate(); i++) await new Promise((r) => setTimeout(r, 25));
   if (!predicate()) throw new Error(`timed out waiting for ${what}`);
 }
 
