@@ -9,13 +9,11 @@ import { p2pkhAddress } from '../../protocol/address.js';
 import { CarchainError } from '../../protocol/errors.js';
 import { publicKeyFromPrivate } from '../../protocol/signature.js';
 import type { LeafLog, SealedBatch } from '../batches/leaf-log.js';
-import { type BatchSubmitResult, type ChainClient, ChainClientError } from '../chain/client/chain-client.js';
+import { type ChainClient, ChainClientError } from '../chain/client/chain-client.js';
 import type { LogFn } from '../log.js';
 
 /** How long a submitted anchor stays valid; a later retry builds a fresh transaction. */
 const ANCHOR_TX_LIFETIME_MS = 10 * 60_000;
-/** Batches submitted in one request (one POST /txs) when a backlog has built up. */
-const MAX_BATCHES_PER_SUBMIT = 256;
 
 export interface BatchAnchorerOptions {
   chain: ChainClient;
@@ -44,8 +42,6 @@ export class BatchAnchorer {
   private stopped = false;
   anchored = 0;
   failures = 0;
-  /** Submissions to the chain (one per run, however many batches it carries). */
-  requests = 0;
 
   constructor(private readonly o: BatchAnchorerOptions) {
     this.address = p2pkhAddress(publicKeyFromPrivate(o.privateKey));
@@ -65,49 +61,32 @@ export class BatchAnchorer {
   }
 
   private async run(): Promise<void> {
-    const pending = this.o.leafLog.unanchoredBatches();
-    if (pending.length === 0 || this.stopped) return;
-    // A backlog (after a chain outage or a restart) goes in one request and commits in about one
-    // block instead of one block per batch; each batch is still recorded on its own.
-    const group = pending.slice(0, MAX_BATCHES_PER_SUBMIT);
-    let results: BatchSubmitResult[];
-    let txs: { bytes: Uint8Array; txId: Uint8Array }[];
-    try {
-      const chainId = await this.o.chainId();
-      const now = (this.o.now ?? Date.now)();
-      txs = group.map((batch) => buildTx({
-        type: 'BatchAnchor', chainId, signerPriv: this.o.privateKey, expiresAt: now + ANCHOR_TX_LIFETIME_MS,
-        body: encodeBatchAnchorBody({ batchId: batch.batchId, root: batch.root, leafCount: batch.size }),
-      }));
-      this.requests++;
-      results = await this.o.chain.submitMany(txs.map((tx) => tx.bytes), { waitForCommit: true, timeoutMs: this.o.commitTimeoutMs ?? 30_000 });
-    } catch (err) {
-      this.failed(group[0]!, err);
-      return;
-    }
-    for (const [i, batch] of group.entries()) {
+    for (const batch of this.o.leafLog.unanchoredBatches()) {
       if (this.stopped) return;
       try {
-        await this.record(batch, txs[i]!.txId, results[i]);
+        await this.anchor(batch);
       } catch (err) {
-        // Later batches of the group may have committed: they are recorded; this one is retried next run.
-        this.failed(batch, err);
+        this.failures++;
+        const temporary = err instanceof ChainClientError && err.temporary;
+        this.o.log(temporary ? 'warn' : 'error', 'batch anchoring failed', { batchId: batch.batchId, error: err instanceof Error ? err.message : String(err) });
+        return; // keep order: later batches wait for this one
       }
     }
   }
 
-  private failed(batch: SealedBatch, err: unknown): void {
-    this.failures++;
-    const temporary = err instanceof CarchainError && err.temporary;
-    this.o.log(temporary ? 'warn' : 'error', 'batch anchoring failed', { batchId: batch.batchId, error: err instanceof Error ? err.message : String(err) });
-  }
-
-  /** Records one batch's outcome: committed, or already on the chain under this key (adopted if the root matches). */
-  private async record(batch: SealedBatch, txId: Uint8Array, result: BatchSubmitResult | undefined): Promise<void> {
+  private async anchor(batch: SealedBatch): Promise<void> {
+    const chainId = await this.o.chainId();
+    const now = (this.o.now ?? Date.now)();
+    const tx = buildTx({
+      type: 'BatchAnchor', chainId, signerPriv: this.o.privateKey, expiresAt: now + ANCHOR_TX_LIFETIME_MS,
+      body: encodeBatchAnchorBody({ batchId: batch.batchId, root: batch.root, leafCount: batch.size }),
+    });
     let at: { txId: Uint8Array; height: number };
-    if (result !== undefined && result.error === undefined && result.height !== undefined) {
-      at = { txId, height: result.height };
-    } else if (result?.error?.reason === 'DUPLICATE_BATCH') {
+    try {
+      const r = await this.o.chain.submit(tx.bytes, { waitForCommit: true, timeoutMs: this.o.commitTimeoutMs ?? 30_000 });
+      at = { txId: tx.txId, height: r.height! };
+    } catch (err) {
+      if (!(err instanceof ChainClientError && err.code === 'TX_REJECTED' && err.reason === 'DUPLICATE_BATCH')) throw err;
       // Anchored before a crash (or by a retry that timed out): take the chain's record.
       const existing = await this.o.chain.query<AnchorJson>(`anchor/${this.address}/${batch.batchId}`);
       // Another root under this batch id means the leaf log was replaced while the key was kept:
@@ -116,10 +95,6 @@ export class BatchAnchorer {
         throw new AnchorConflictError('ANCHOR_CONFLICT', `batch ${batch.batchId} is anchored on the chain with another root: this gateway's leaf log does not match its key's history`);
       }
       at = { txId: Uint8Array.from(Buffer.from(existing.txId, 'hex')), height: existing.height };
-    } else {
-      const e = result?.error;
-      const code = e?.code === 'MEMPOOL_FULL' || e?.code === 'COMMIT_TIMEOUT' ? e.code : 'TX_REJECTED';
-      throw new ChainClientError(code, `BatchAnchor for batch ${batch.batchId}: ${e?.message ?? 'no result from the chain'}`, e?.reason, { temporary: e?.temporary ?? true });
     }
     if (this.o.leafLog.markAnchored(batch.batchId, at.txId, at.height)) this.anchored++;
     this.o.log('info', 'batch anchored', { batchId: batch.batchId, size: batch.size, height: at.height, txId: Buffer.from(at.txId).toString('hex') });
