@@ -80,7 +80,7 @@ export function sign(domain: SignatureDomain, message: Uint8Array, privateKey: U
 
 /** Throws SIGNATURE_MALFORMED / SIGNATURE_HIGH_S / KEY_INVALID / SIGNATURE_INVALID. */
 export function verify(domain: SignatureDomain, message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): void {
-  assertPublicKey(publicKey);
+  assertPointEncoding(publicKey, false);
   verifyDigest(signatureDigest(domain, message), signature, publicKey);
 }
 
@@ -145,11 +145,19 @@ export function verifyDigest(digest: Uint8Array, signature: Uint8Array, publicKe
   assertDigest(digest);
   const { s } = checkCompact(signature);
   if (s > HALF_ORDER) throw new ProtocolError('SIGNATURE_HIGH_S', 'signature s > n/2 (malleable form)');
-  assertPoint(publicKey, true);
-  // strict = true: libsecp256k1 itself also refuses non-normalised s.
-  if (!ecc.verify(digest, publicKey, signature, true)) {
-    throw new ProtocolError('SIGNATURE_INVALID', 'signature does not verify');
+  assertPointEncoding(publicKey, true);
+  // The curve check is left to libsecp256k1's own key parsing inside verify: a separate isPoint
+  // call decompresses the key a second time, which cost validators ~10 % of their CPU.
+  let valid: boolean;
+  try {
+    // strict = true: libsecp256k1 itself also refuses non-normalised s.
+    valid = ecc.verify(digest, publicKey, signature, true);
+  } catch (err) {
+    // The only input the library can still refuse is a key whose x has no point on the curve.
+    if (err instanceof TypeError && err.message === 'Expected Point') throw new ProtocolError('KEY_INVALID', 'public key is not a valid secp256k1 point', { cause: err });
+    throw err;
   }
+  if (!valid) throw new ProtocolError('SIGNATURE_INVALID', 'signature does not verify');
 }
 
 /**
@@ -219,19 +227,27 @@ export function publicKeyFromPrivate(privateKey: Uint8Array): Uint8Array {
   return point;
 }
 
-function assertPoint(publicKey: unknown, allowUncompressed: boolean): asserts publicKey is Uint8Array {
+function keyFormProblem(allowUncompressed: boolean): ProtocolError {
+  return new ProtocolError(
+    'KEY_INVALID',
+    `public key is not a valid ${allowUncompressed ? '33- or 65-byte' : '33-byte compressed'} secp256k1 point`,
+  );
+}
+
+/** Length and SEC1 prefix only (no curve arithmetic). */
+function assertPointEncoding(publicKey: unknown, allowUncompressed: boolean): asserts publicKey is Uint8Array {
   assertBytes(publicKey, 'publicKey');
   const prefix = publicKey[0];
   const wellFormed =
     (publicKey.length === PUBLIC_KEY_LENGTH && (prefix === 0x02 || prefix === 0x03)) ||
     (allowUncompressed && publicKey.length === 65 && prefix === 0x04);
   // The prefix check rules out the SEC1 "hybrid" 0x06/0x07 form that libsecp256k1 would parse.
-  if (!wellFormed || !ecc.isPoint(publicKey)) {
-    throw new ProtocolError(
-      'KEY_INVALID',
-      `public key is not a valid ${allowUncompressed ? '33- or 65-byte' : '33-byte compressed'} secp256k1 point`,
-    );
-  }
+  if (!wellFormed) throw keyFormProblem(allowUncompressed);
+}
+
+function assertPoint(publicKey: unknown, allowUncompressed: boolean): asserts publicKey is Uint8Array {
+  assertPointEncoding(publicKey, allowUncompressed);
+  if (!ecc.isPoint(publicKey)) throw keyFormProblem(allowUncompressed);
 }
 
 /** A valid 33-byte compressed SEC1 point on secp256k1, else KEY_INVALID. */

@@ -8,7 +8,6 @@
 // Replay protection is "unique id with bounded expiry": the chain keeps committed txIds until their
 // expiry and refuses a tx whose expiry is past or more than MAX_TX_LIFETIME_MS ahead of block time.
 import { randomBytes } from 'node:crypto';
-import { p2pkhAddress } from '../address.js';
 import { ProtocolError } from '../errors.js';
 import { sha256 } from '../hash.js';
 import { DOMAIN, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, assertPublicKey, isValidSignature, publicKeyFromPrivate, sign } from '../signature.js';
@@ -69,11 +68,14 @@ export interface Tx {
 
 export type UnsignedTx = Omit<Tx, 'signature'>;
 
-/** A decoded tx with the bytes its signature covers and its id. */
+/**
+ * A decoded tx with the bytes its signature covers and its id. The signer's address is left to
+ * whoever needs it (p2pkhAddress(tx.signer)): every validator decodes every tx, and the address
+ * (hash160 + base58check) is only ever printed in rejection reasons.
+ */
 export interface DecodedTx extends Tx {
   signBytes: Uint8Array;
   txId: Uint8Array;
-  signerAddress: string;
 }
 
 function checkChainId(chainId: string): void {
@@ -124,7 +126,7 @@ export function decodeTx(bytes: Uint8Array): DecodedTx {
   const signature = r.take(SIGNATURE_LENGTH).slice();
   r.end();
   const signBytes = bytes.slice(0, signEnd);
-  return { type, chainId, signer, nonce, expiresAt, body, signature, signBytes, txId: sha256(signBytes), signerAddress: p2pkhAddress(signer) };
+  return { type, chainId, signer, nonce, expiresAt, body, signature, signBytes, txId: sha256(signBytes) };
 }
 
 /** txId = sha256(signBytes): independent of the signature bytes. Accepts encoded or structured txs. */

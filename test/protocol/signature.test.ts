@@ -372,7 +372,17 @@ t.test('keys: KEY_INVALID for bad scalars and points', (t) => {
     ['point at infinity 0x00', Uint8Array.of(0)],
   ] as const) {
     t.throws(() => verifyDigest(digest, signature, key), { code: 'KEY_INVALID' }, name);
+    t.throws(() => verify(DOMAIN.deviceReset, digest, signature, key), { code: 'KEY_INVALID' }, `${name} (domain API)`);
     t.throws(() => assertPublicKey(key), { code: 'KEY_INVALID' }, name);
+  }
+  // The curve check inside verify is libsecp256k1's own key parsing: an x with no point is refused
+  // as KEY_INVALID there too, never as a mere failed signature.
+  let noPoint = 0;
+  for (let x = 1; noPoint < 8; x++) {
+    const key = Uint8Array.of(0x02, ...scalar(BigInt(x)));
+    if (ecc.isPoint(key)) continue;
+    noPoint++;
+    t.throws(() => verifyDigest(digest, signature, key), { code: 'KEY_INVALID' }, `x = ${x} has no point`);
   }
   t.end();
 });

@@ -12,7 +12,7 @@ import {
   type VehicleTransferBody,
   type WriteGrantBody,
 } from '../../../protocol/chain/tx-bodies.js';
-import { decodeAddress } from '../../../protocol/address.js';
+import { decodeAddress, p2pkhAddress } from '../../../protocol/address.js';
 import { verifyDeviceReset, verifyDeviceSetup, type SignedDeviceSetup } from '../../../protocol/device-statements.js';
 import { ProtocolError } from '../../../protocol/errors.js';
 import type { FormatDefinition } from '../../../protocol/formats.js';
@@ -238,8 +238,8 @@ export function applyWriteGrant(s: TxScope, b: WriteGrantBody): void {
 export function applyBatchAnchor(s: TxScope, b: BatchAnchorBody): void {
   const isValidator = s.state.get(keys.validator(s.signerHash)) !== undefined;
   const isAnchorer = s.state.get(keys.anchorer(s.signerHash)) !== undefined;
-  if (!isValidator && !isAnchorer) reject('NOT_ANCHORER', `${s.tx.signerAddress} is neither a validator nor a genesis anchorer`);
+  if (!isValidator && !isAnchorer) reject('NOT_ANCHORER', `${p2pkhAddress(s.tx.signer)} is neither a validator nor a genesis anchorer`);
   const key = keys.anchor(s.signerHash, b.batchId);
-  if (s.state.get(key) !== undefined) reject('DUPLICATE_BATCH', `batch ${b.batchId} of ${s.tx.signerAddress} is already anchored`);
+  if (s.state.get(key) !== undefined) reject('DUPLICATE_BATCH', `batch ${b.batchId} of ${p2pkhAddress(s.tx.signer)} is already anchored`);
   s.state.set(key, saveAnchor({ height: s.ctx.height, txId: s.tx.txId, root: b.root, leafCount: b.leafCount }));
 }

@@ -35,6 +35,8 @@ export interface TxResult {
   ok: boolean;
   code?: AppRejectionCode;
   reason?: string;
+  /** The envelope's expiry (ms) whenever it decoded: the mempool drops the tx after it. */
+  expiresAt?: number;
 }
 
 export interface BlockExecution {
@@ -128,11 +130,11 @@ function runTx(block: StateOverlay, ctx: BlockContext, tally: BlockTally, bytes:
     txOverlay.set(keys.txExpiry(tx.expiresAt, tx.txId), INDEX_VALUE);
   } catch (err) {
     if (tallyBefore !== null) Object.assign(tally, tallyBefore);
-    if (err instanceof AppError && isRejectionCode(err.code)) return { txId: tx.txId, type: tx.type, ok: false, code: err.code, reason: err.message };
+    if (err instanceof AppError && isRejectionCode(err.code)) return { txId: tx.txId, type: tx.type, ok: false, code: err.code, reason: err.message, expiresAt: tx.expiresAt };
     throw err;
   }
   txOverlay.mergeInto(block);
-  return { txId: tx.txId, type: tx.type, ok: true };
+  return { txId: tx.txId, type: tx.type, ok: true, expiresAt: tx.expiresAt };
 }
 
 /**

@@ -17,6 +17,11 @@ export interface ReplicaOptions extends CoreOptions {
   maxBuffered?: number;
 }
 
+/** Effects that put something signed or decided out of this process: the log must be durable first (wal.ts). */
+function leavesSigned(e: Effect): boolean {
+  return e.type === 'broadcastVote' || e.type === 'broadcastProposal' || e.type === 'decide' || e.type === 'evidence';
+}
+
 type Buffered = { kind: 'proposal'; proposal: Proposal } | { kind: 'vote'; vote: Vote };
 
 export class ConsensusReplica {
@@ -92,12 +97,13 @@ export class ConsensusReplica {
   /**
    * Logs an input the core took, before its effects are carried out. Inputs the core refused
    * (duplicates from gossip, bad signatures, …) changed nothing and are not logged, which keeps
-   * re-gossip from costing an fsync per copy. A crash between the core and the log loses an input
+   * re-gossip from costing a write per copy; an input is fsync'd only when its effects sign or
+   * decide something (wal.ts says why that is enough). A crash between the core and the log loses an input
    * whose effects never left this process; the last-signed guard still rules out a double sign.
    */
   private logged(effects: Effect[], entry: WalEntry): Effect[] {
     const refused = effects.length > 0 && effects.every((e) => e.type === 'rejected');
-    if (!refused) this.options.wal.append(entry);
+    if (!refused) this.options.wal.append(entry, effects.some(leavesSigned) ? 'sync' : 'write');
     return effects;
   }
 

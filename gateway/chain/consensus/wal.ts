@@ -1,11 +1,20 @@
-// Write-ahead log of consensus inputs: every input is made durable before the core sees it, so a
-// restarted validator replays the height it was deciding and resumes in the same state.
+// Write-ahead log of consensus inputs, so a restarted validator replays the height it was deciding
+// and resumes in the same state.
+//
+// Durability follows CometBFT's WAL: every input is written before its effects leave the process
+// (so a kill -9 loses nothing: the page cache survives the process), but it is fsync'd only when
+// its effects sign something (a vote, a proposal) or decide. That fsync also flushes every input
+// written before it, so after a power loss the log still holds all that led to each signature —
+// in particular what locked this validator on a value. Received votes that caused nothing to be
+// signed may be lost then; peers send them again. One fsync per received vote cost each validator
+// more than a third of its fsyncs per height.
 //
 // File format: a sequence of records `length u32 ‖ checksum[4] ‖ payload`, checksum = first 4
 // bytes of sha256(payload). A torn or corrupt tail (crash mid-append) ends the log: it is cut off
-// on open. Payload = kind u8 ‖ body (see docs/consensus.md). `startHeight` rewrites the file
-// atomically with a single `start` record, so the log only ever holds one height.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from 'node:fs';
+// on open. Payload = kind u8 ‖ body (see docs/consensus.md). `startHeight` appends a `start`
+// record; the height being decided is what follows the last one. The file is rewritten atomically
+// with a single `start` record once it outgrows COMPACT_BYTES.
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { sha256 } from '../../../protocol/hash.js';
 import { ByteReader, ByteWriter, equalBytes } from '../../../protocol/wire.js';
@@ -20,13 +29,28 @@ export type WalEntry =
   | { kind: 'timeout'; timeout: TimeoutKind; height: number; round: number }
   | { kind: 'commit'; value: Uint8Array; commit: Commit };
 
+/** 'sync': durable (fsync'd, with everything before it) when append returns; 'write': handed to the OS only. */
+export type WalDurability = 'sync' | 'write';
+
 export interface ConsensusWal {
-  /** Appends and makes durable before returning. */
-  append(entry: WalEntry): void;
-  /** Replaces the whole log by `start(height)`, atomically. */
+  /** Appends; see WalDurability (default 'sync'). */
+  append(entry: WalEntry, durability?: WalDurability): void;
+  /** Begins the log of `height`: what `entries` returns afterwards starts with `start(height)`. */
   startHeight(height: number): void;
-  /** Every intact entry, oldest first. */
+  /** The intact entries of the newest height, its `start` record first, oldest first. */
   entries(): WalEntry[];
+}
+
+/** A log larger than this is rewritten with just the new height's `start` record. */
+export const COMPACT_BYTES = 4 * 1024 * 1024;
+
+/** The entries from the last `start` record on (all of them if there is none). */
+function newestHeight(entries: WalEntry[]): WalEntry[] {
+  let last = 0;
+  entries.forEach((e, i) => {
+    if (e.kind === 'start') last = i;
+  });
+  return entries.slice(last);
 }
 
 const KIND = { start: 1, proposal: 2, vote: 3, timeout: 4, commit: 5 } as const;
@@ -100,7 +124,8 @@ export function parseRecords(data: Uint8Array): { entries: WalEntry[]; validLeng
 export class MemoryWal implements ConsensusWal {
   private data: Uint8Array[] = [];
 
-  append(entry: WalEntry): void {
+  /** Durability means nothing in memory: every entry is kept. */
+  append(entry: WalEntry, _durability?: WalDurability): void {
     this.data.push(frameRecord(encodeWalEntry(entry)));
   }
 
@@ -109,16 +134,18 @@ export class MemoryWal implements ConsensusWal {
   }
 
   entries(): WalEntry[] {
-    return parseRecords(Buffer.concat(this.data)).entries;
+    return newestHeight(parseRecords(Buffer.concat(this.data)).entries);
   }
 }
 
-/** Append-only file, fsync'd after every record. */
+/** Append-only file; fsync'd on 'sync' appends; compacted by atomic rewrite. */
 export class FileWal implements ConsensusWal {
   private fd: number;
+  private size: number;
 
   private constructor(private readonly path: string) {
     this.fd = openSync(path, 'a');
+    this.size = fstatSync(this.fd).size;
   }
 
   /** Opens (or creates) the log and cuts off a torn tail left by a crash. */
@@ -135,17 +162,30 @@ export class FileWal implements ConsensusWal {
     }
   }
 
-  append(entry: WalEntry): void {
+  append(entry: WalEntry, durability: WalDurability = 'sync'): void {
     const record = frameRecord(encodeWalEntry(entry));
     try {
       writeSync(this.fd, record);
-      fsyncSync(this.fd);
+      this.size += record.length;
+      if (durability === 'sync') fsyncSync(this.fd);
     } catch (err) {
       throw new ConsensusError('STORAGE_FAILED', `wal ${this.path}: ${(err as Error).message}`, { cause: err, mayHaveSucceeded: true });
     }
   }
 
+  /**
+   * Appends `start(height)` without an fsync: if it is lost, the log ends in the previous height,
+   * which `restore` ignores (it starts the new height afresh, as it would with no log).
+   */
   startHeight(height: number): void {
+    if (this.size < COMPACT_BYTES) {
+      this.append({ kind: 'start', height }, 'write');
+      return;
+    }
+    this.rewrite(height);
+  }
+
+  private rewrite(height: number): void {
     const tmp = `${this.path}.tmp`;
     try {
       const fd = openSync(tmp, 'w');
@@ -165,6 +205,7 @@ export class FileWal implements ConsensusWal {
       // The old descriptor points at the replaced file: swap only once the new one is in place.
       const old = this.fd;
       this.fd = openSync(this.path, 'a');
+      this.size = fstatSync(this.fd).size;
       closeSync(old);
     } catch (err) {
       throw new ConsensusError('STORAGE_FAILED', `wal ${this.path}: ${(err as Error).message}`, { cause: err, mayHaveSucceeded: true });
@@ -172,7 +213,7 @@ export class FileWal implements ConsensusWal {
   }
 
   entries(): WalEntry[] {
-    return parseRecords(new Uint8Array(readFileSync(this.path))).entries;
+    return newestHeight(parseRecords(new Uint8Array(readFileSync(this.path))).entries);
   }
 
   close(): void {

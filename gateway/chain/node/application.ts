@@ -13,6 +13,8 @@ export interface TxVerdict {
   ok: boolean;
   code?: string;
   reason?: string;
+  /** ms; set when the tx decoded. */
+  expiresAt?: number;
 }
 
 export interface BlockExecution {

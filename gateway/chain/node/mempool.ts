@@ -21,8 +21,10 @@ export interface MempoolLimits {
 
 export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { maxTxs: 20_000, maxBytes: 64 * 1024 * 1024, maxTxBytes: 16 * 1024 + 256 };
 
-/** A tx the application accepted decodes; anything else never expires on its own (the proposer drops it). */
-function expiresAtOf(tx: Uint8Array): number {
+/** The expiry the application read from the tx (taken from its verdict: decoding again per admission showed in profiles). */
+function expiresAtOf(tx: Uint8Array, verdict: TxVerdict): number {
+  if (verdict.expiresAt !== undefined) return verdict.expiresAt;
+  // An application that does not report it: decode here; a tx it accepted but that does not decode never expires on its own (the proposer drops it).
   try {
     return decodeTx(tx).expiresAt;
   } catch {
@@ -73,7 +75,7 @@ export class Mempool {
     if (this.txs.size >= this.limits.maxTxs || this.bytes + tx.length > this.limits.maxBytes) {
       throw new MempoolError('MEMPOOL_FULL', `mempool holds ${this.txs.size} txs / ${this.bytes} bytes`);
     }
-    this.txs.set(key, { id: verdict.txId, bytes: tx.slice(), expiresAt: expiresAtOf(tx), raw });
+    this.txs.set(key, { id: verdict.txId, bytes: tx.slice(), expiresAt: expiresAtOf(tx, verdict), raw });
     this.byRaw.set(raw, verdict.txId);
     this.bytes += tx.length;
     return { added: true, txId: verdict.txId };

@@ -89,7 +89,7 @@ t.test('envelope', (t) => {
   const tx = decodeTx(built.bytes);
   t.equal(tx.nonce, 2n ** 64n - 1n, 'full u64 nonce');
   t.equal(tx.expiresAt, 2 ** 53 - 1);
-  t.equal(tx.signerAddress, p2pkhAddress(pub));
+  t.same(tx.signer, pub);
   t.same(built.txId, tx.txId);
   t.same(txIdOf(built.bytes), tx.txId);
   t.same(txIdOf(built.tx), tx.txId);

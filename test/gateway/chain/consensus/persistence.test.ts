@@ -1,6 +1,6 @@
 // Tests for the last-signed guard and the WAL on real files: atomic guard state, torn-tail repair,
 // and a replica that crashes mid-round and resumes from its WAL without ever signing differently.
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -9,7 +9,7 @@ import { ConsensusError } from '../../../../gateway/chain/consensus/errors.js';
 import { valueIdOf } from '../../../../gateway/chain/consensus/messages.js';
 import { ConsensusReplica } from '../../../../gateway/chain/consensus/replica.js';
 import { FileLastSignedGuard } from '../../../../gateway/chain/consensus/sign-guard.js';
-import { FileWal, MemoryWal } from '../../../../gateway/chain/consensus/wal.js';
+import { COMPACT_BYTES, FileWal, MemoryWal, type WalDurability, type WalEntry } from '../../../../gateway/chain/consensus/wal.js';
 import { utf8 } from '../../../../protocol/wire.js';
 import { CHAIN_ID, keyOf, makeSet, ofType, proposal, testApp, vote, votesOut } from './fixtures.js';
 
@@ -79,8 +79,84 @@ t.test('file WAL: entries round-trip, a torn tail is cut off, startHeight rewrit
   t.equal(wal.entries().length, 5, 'appends after the repaired tail are readable');
   wal.startHeight(4);
   t.same(wal.entries(), [{ kind: 'start', height: 4 }]);
+  t.same(FileWal.open(path).entries(), [{ kind: 'start', height: 4 }], 'reopened: only the newest height is replayed');
   t.notOk(existsSync(`${path}.tmp`));
   wal.close();
+  t.end();
+});
+
+t.test('file WAL: a log past COMPACT_BYTES is rewritten to the new height alone at startHeight', (t) => {
+  const path = join(tempDir(t), 'consensus.wal');
+  const { keys } = makeSet([1, 1, 1, 1]);
+  const wal = FileWal.open(path);
+  wal.startHeight(1);
+  const v = vote(keys[1]!, 1, 0, 'prevote', V);
+  const perRecord = statSync(path).size;
+  wal.append({ kind: 'vote', vote: v }, 'write');
+  const voteBytes = statSync(path).size - perRecord;
+  for (let i = 0; i * voteBytes < COMPACT_BYTES; i++) wal.append({ kind: 'vote', vote: v }, 'write');
+  t.ok(statSync(path).size >= COMPACT_BYTES);
+  wal.startHeight(2);
+  t.equal(statSync(path).size, perRecord, 'one start record left');
+  t.same(wal.entries(), [{ kind: 'start', height: 2 }]);
+  wal.startHeight(3);
+  t.equal(statSync(path).size, 2 * perRecord, 'below the bound the start record is appended');
+  t.same(FileWal.open(path).entries(), [{ kind: 'start', height: 3 }]);
+  wal.close();
+  t.end();
+});
+
+/** A WAL that records how each append was made durable, and can forget what was never fsync'd (a power loss). */
+class RecordingWal extends MemoryWal {
+  readonly appends: { kind: string; durability: WalDurability }[] = [];
+  private synced: WalEntry[] = [];
+  private pending: WalEntry[] = [];
+
+  override append(entry: WalEntry, durability: WalDurability = 'sync'): void {
+    super.append(entry, durability);
+    this.appends.push({ kind: entry.kind === 'vote' ? `${entry.vote.type}:${entry.vote.validator.slice(0, 6)}` : entry.kind, durability });
+    this.pending.push(entry);
+    if (durability === 'sync') this.synced = this.synced.concat(this.pending.splice(0));
+  }
+
+  override startHeight(height: number): void {
+    super.startHeight(height);
+    this.synced = [];
+    this.pending = [{ kind: 'start', height }];
+  }
+
+  /** What a power loss would leave: the entries up to the last fsync. */
+  afterPowerLoss(): MemoryWal {
+    const wal = new MemoryWal();
+    const [start, ...rest] = this.synced;
+    if (start?.kind === 'start') wal.startHeight(start.height);
+    for (const e of rest) wal.append(e);
+    return wal;
+  }
+}
+
+t.test('replica: an input is fsync\'d only when its effects sign or decide; a power loss keeps the lock', (t) => {
+  const dir = tempDir(t);
+  const { set, keys } = makeSet([1, 1, 1, 1]);
+  const me = keyOf(keys, set.proposer(1, 3).address);
+  const others = keys.filter((k) => k !== me);
+  const proposerOf = (r: number) => keyOf(keys, set.proposer(1, r).address);
+  const wal = new RecordingWal();
+  const guard = FileLastSignedGuard.open(join(dir, 'guard.json'));
+  const a = new ConsensusReplica({ chainId: CHAIN_ID, validators: set, privateKey: me.privateKey, app: testApp(), guard, wal });
+  a.start(1);
+  a.onProposal(proposal(proposerOf(0), 1, 0, V)); // → our prevote for V: signed, so synced
+  a.onVote(vote(others[0]!, 1, 0, 'prevote', V)); // 2 of 4: nothing to sign
+  const polka = a.onVote(vote(others[1]!, 1, 0, 'prevote', V)); // 3 of 4 with ours → precommit V, locked
+  t.equal(votesOut(polka).filter((v) => v.type === 'precommit').length, 1, 'the polka makes us precommit');
+  a.onVote(vote(others[2]!, 1, 0, 'precommit', V)); // 2 of 4 precommits: nothing to sign
+  t.same(wal.appends.map((x) => x.durability), ['sync', 'write', 'sync', 'write'], 'proposal and polka synced; the two votes that changed nothing only written');
+  const locked = { round: a.core.lockedRound, valid: a.core.validRound };
+  t.same(locked, { round: 0, valid: 0 });
+
+  const b = new ConsensusReplica({ chainId: CHAIN_ID, validators: set, privateKey: me.privateKey, app: testApp(), guard: FileLastSignedGuard.open(join(dir, 'guard.json')), wal: wal.afterPowerLoss() });
+  b.restore(0);
+  t.same({ round: b.core.lockedRound, valid: b.core.validRound }, locked, 'after a power loss the replayed log still locks on V');
   t.end();
 });
 
