@@ -3,7 +3,8 @@
 // Everything the core decides goes through `handle(effects)`. A decided block is executed (or the
 // execution cached by isValid is reused), saved with its commit and state writes in one SQLite
 // transaction, and only then does the next height start — after `blockIntervalMs` (CometBFT's
-// timeout_commit), or later when empty blocks are not wanted and nothing is waiting.
+// timeout_commit; at once when a full block is already waiting), or later when empty blocks are
+// not wanted and nothing is waiting.
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { p2pkhAddress } from '../../../protocol/address.js';
@@ -452,7 +453,10 @@ export class ChainNode {
     for (const l of this.listeners) l(committed);
     this.options.transport.broadcast(WIRE.status, this.statusPayload());
     const now = this.now();
-    this.nextStart = { height: height + 1, earliest: now + this.o.blockIntervalMs, latest: now + this.o.emptyBlockIntervalMs, timer: undefined };
+    // A full block already waiting gains nothing from the pause (it exists to let transactions
+    // gather); under a backlog it only left the CPU idle between heights.
+    const backlog = this.mempool.size >= this.o.maxBlockTxs;
+    this.nextStart = { height: height + 1, earliest: now + (backlog ? 0 : this.o.blockIntervalMs), latest: now + this.o.emptyBlockIntervalMs, timer: undefined };
     this.armNextStart();
   }
 

@@ -53,11 +53,23 @@ function prefixEnd(prefix: Uint8Array): Uint8Array | null {
   return null;
 }
 
+const STATE_CACHE_ENTRIES = 100_000;
+
+function stateCacheKey(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
 export class BlockStore implements StateReader {
   private readonly db: Database.Database;
   /** Prepared once: state reads run for every transaction check. */
   private readonly getState: Database.Statement;
   private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * Committed state by key (null = absent), written through by save/initialise once their SQLite
+   * transaction has committed. Every tx is checked at admission and again in a block, each time
+   * reading the same few keys (its replay id, the signer's role, the batch it anchors).
+   */
+  private readonly stateCache = new Map<string, Uint8Array | null>();
 
   private constructor(path: string) {
     this.db = new Database(path);
@@ -118,6 +130,7 @@ export class BlockStore implements StateReader {
       this.sql('INSERT INTO validator_sets (height, set_bytes) VALUES (1, ?)').run(encodeValidatorSet(validators));
       this.setMeta('app_hash', appHash);
     })();
+    this.cacheWrites(writes);
   }
 
   /** Highest saved height; 0 before the first block. */
@@ -147,6 +160,15 @@ export class BlockStore implements StateReader {
       this.applyWrites(s.writes);
       this.setMeta('app_hash', s.block.header.appHash);
     })();
+    this.cacheWrites(s.writes);
+  }
+
+  /** After a committed SQLite transaction: the cache follows what is now on disk. */
+  private cacheWrites(writes: readonly StateWrite[]): void {
+    for (const w of writes) {
+      const key = stateCacheKey(w.key);
+      if (this.stateCache.has(key)) this.stateCache.set(key, w.value === null ? null : w.value.slice());
+    }
   }
 
   private applyWrites(writes: readonly StateWrite[]): void {
@@ -203,8 +225,17 @@ export class BlockStore implements StateReader {
   }
 
   get(key: Uint8Array): Uint8Array | undefined {
-    const row = this.getState.get(key) as { value: Buffer } | undefined;
-    return row === undefined ? undefined : new Uint8Array(row.value);
+    const cacheKey = stateCacheKey(key);
+    let value = this.stateCache.get(cacheKey);
+    if (value === undefined) {
+      const row = this.getState.get(key) as { value: Buffer } | undefined;
+      value = row === undefined ? null : new Uint8Array(row.value);
+      // Cleared rather than evicted one by one: cheap, and refilled within a block or two.
+      if (this.stateCache.size >= STATE_CACHE_ENTRIES) this.stateCache.clear();
+      this.stateCache.set(cacheKey, value);
+    }
+    // A copy: callers own what they get, as they did when every read came from SQLite.
+    return value === null ? undefined : value.slice();
   }
 
   /** Materialised rather than iterated: better-sqlite3 refuses other statements while an iterator is open. */
