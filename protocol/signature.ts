@@ -1,12 +1,14 @@
-// Domain-tagged, low-S secp256k1 ECDSA (libsecp256k1 via tiny-secp256k1) and strict DER conversion.
+// Domain-tagged, low-S secp256k1 ECDSA (libsecp256k1) and strict DER conversion.
 //
-// Why tiny-secp256k1: it is libsecp256k1 compiled to WASM — the reference implementation, constant
-// time, ≈ 4.2k verify/s and 9k sign/s on the dev box (vs ≈ 0.7k/s for @noble/curves and ≈ 2.1k/s
-// for node:crypto) — and it runs unchanged on ARM dongles without a native build.
+// Why libsecp256k1: the reference implementation, constant time. Signing uses its WASM build
+// (tiny-secp256k1: ≈ 9k sign/s on the dev box, runs unchanged on ARM dongles); verification uses
+// its native build where that loads — validators verify every tx — else the WASM one
+// (secp256k1-verifier.ts). For comparison: ≈ 0.7k verify/s for @noble/curves, ≈ 2.1k/s for node:crypto.
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import * as ecc from 'tiny-secp256k1';
 import { ProtocolError } from './errors.js';
 import { taggedHash } from './hash.js';
+import { secp256k1Verifier } from './secp256k1-verifier.js';
 
 /** Compact signature: r ‖ s, 32 bytes each, big-endian. */
 export const SIGNATURE_LENGTH = 64;
@@ -148,16 +150,9 @@ export function verifyDigest(digest: Uint8Array, signature: Uint8Array, publicKe
   assertPointEncoding(publicKey, true);
   // The curve check is left to libsecp256k1's own key parsing inside verify: a separate isPoint
   // call decompresses the key a second time, which cost validators ~10 % of their CPU.
-  let valid: boolean;
-  try {
-    // strict = true: libsecp256k1 itself also refuses non-normalised s.
-    valid = ecc.verify(digest, publicKey, signature, true);
-  } catch (err) {
-    // The only input the library can still refuse is a key whose x has no point on the curve.
-    if (err instanceof TypeError && err.message === 'Expected Point') throw new ProtocolError('KEY_INVALID', 'public key is not a valid secp256k1 point', { cause: err });
-    throw err;
-  }
-  if (!valid) throw new ProtocolError('SIGNATURE_INVALID', 'signature does not verify');
+  const outcome = secp256k1Verifier.verify(digest, publicKey, signature);
+  if (outcome === 'bad-key') throw new ProtocolError('KEY_INVALID', 'public key is not a valid secp256k1 point');
+  if (outcome === 'invalid') throw new ProtocolError('SIGNATURE_INVALID', 'signature does not verify');
 }
 
 /**
