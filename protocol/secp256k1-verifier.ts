@@ -21,6 +21,8 @@ export interface Secp256k1Verifier {
    * Callers check lengths, prefixes, the range of r and s and low-S first (protocol/signature.ts).
    */
   verify(digest: Uint8Array, publicKey: Uint8Array, signature: Uint8Array): VerifyOutcome;
+  /** True when a 33- or 65-byte SEC1 encoding (prefix checked by the caller) is a point on the curve. */
+  isPoint(publicKey: Uint8Array): boolean;
 }
 
 export const wasmVerifier: Secp256k1Verifier = {
@@ -35,10 +37,12 @@ export const wasmVerifier: Secp256k1Verifier = {
       throw err;
     }
   },
+  isPoint: (publicKey) => ecc.isPoint(publicKey),
 };
 
 interface NativeSecp256k1 {
   ecdsaVerify(signature: Uint8Array, digest: Uint8Array, publicKey: Uint8Array): boolean;
+  publicKeyVerify(publicKey: Uint8Array): boolean;
 }
 
 /** The native addon's verifier, or null where its binary does not load (no prebuild for this platform). */
@@ -60,6 +64,8 @@ export function loadNativeVerifier(): Secp256k1Verifier | null {
         throw err;
       }
     },
+    // secp256k1_ec_pubkey_parse: also what every decoded tx's signer goes through.
+    isPoint: (publicKey) => native.publicKeyVerify(publicKey),
   };
 }
 

@@ -242,7 +242,7 @@ function assertPointEncoding(publicKey: unknown, allowUncompressed: boolean): as
 
 function assertPoint(publicKey: unknown, allowUncompressed: boolean): asserts publicKey is Uint8Array {
   assertPointEncoding(publicKey, allowUncompressed);
-  if (!ecc.isPoint(publicKey)) throw keyFormProblem(allowUncompressed);
+  if (!secp256k1Verifier.isPoint(publicKey)) throw keyFormProblem(allowUncompressed);
 }
 
 /** A valid 33-byte compressed SEC1 point on secp256k1, else KEY_INVALID. */

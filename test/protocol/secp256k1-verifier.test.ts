@@ -1,4 +1,4 @@
-// The native and WASM libsecp256k1 verifiers agree on every input: Wycheproof (Bitcoin variant), random valid/tampered signatures, keys with no point; the native one is what runs on this x64 box.
+// The native and WASM libsecp256k1 verifiers (and their point checks) agree on every input: Wycheproof (Bitcoin variant), random valid/tampered signatures, keys with no point; the native one is what runs on this x64 box.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -94,6 +94,7 @@ t.test('random keys, digests and tampering: both agree; keys with no point are b
       fc.pre(r > 0n && r < CURVE_ORDER && s > 0n && s < CURVE_ORDER);
       const outcomes = verifiers.map((v) => v.verify(message, key, signature));
       if (new Set(outcomes).size !== 1) return false;
+      if (new Set(verifiers.map((v) => v.isPoint(key))).size !== 1) return false;
       if (tamper === 'none') return outcomes[0] === 'valid';
       if (tamper === 'flip-key-x' && !ecc.isPoint(key)) return outcomes[0] === 'bad-key';
       return outcomes[0] === 'invalid';
