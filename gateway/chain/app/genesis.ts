@@ -223,7 +223,7 @@ export function genesisExecution(genesis: Genesis): BlockExecution {
   }
   for (const [addr, account] of balances) {
     if (!Number.isSafeInteger(account.balance + account.bonded)) throw bad('accounts', `${addr}: balance + stake exceeds 2^53 − 1`);
-    if (account.balance + account.bonded > 0) state.set(keys.account(decodeAddress(addr)), saveAccount(account));
+    if (account.balance + account.bonded > 0) state.set(keys.account(decodeAddress(addr)), saveAccount({ ...account, unbonding: 0, unbondingUntil: 0 }));
   }
   for (const addr of g.anchorers) state.set(keys.anchorer(decodeAddress(addr)), saveMarker());
   const writes = state.writes();

@@ -203,7 +203,8 @@ export function getBatchAnchor(state: StateReader, signerAddress: string, batchI
   return raw === undefined ? undefined : loadAnchor(raw);
 }
 
-export function getAccount(state: StateReader, address: string): { address: string; balance: number; bonded: number } {
+/** As stored: stake whose `unbondingUntil` has passed is free, and joins `balance` at the account's next Stake or Unstake. */
+export function getAccount(state: StateReader, address: string): { address: string; balance: number; bonded: number; unbonding: number; unbondingUntil: number } {
   return { address, ...readAccount(state, decodeAddress(address)) };
 }
 

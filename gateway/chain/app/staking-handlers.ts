@@ -15,13 +15,27 @@ import type { TxScope } from './tx-scope.js';
 /** Evidence older than this many heights is refused (bounds the history a node must keep). */
 export const EVIDENCE_MAX_AGE = 1000;
 
+/**
+ * Unstaked stake stays slashable for this many heights. A validator that unstakes at height u
+ * voted at most up to u; evidence of those votes is accepted up to u + EVIDENCE_MAX_AGE, so one
+ * more height means no evidence can arrive after its stake is free.
+ */
+export const UNBONDING_HEIGHTS = EVIDENCE_MAX_AGE + 1;
+
+/** The account as stored (unbonding not yet released: see `atHeight`). */
 export function readAccount(state: StateReader, hash: Uint8Array): AccountRecord {
   const raw = state.get(keys.account(hash));
-  return raw === undefined ? { balance: 0, bonded: 0 } : loadAccount(raw);
+  return raw === undefined ? { balance: 0, bonded: 0, unbonding: 0, unbondingUntil: 0 } : loadAccount(raw);
+}
+
+/** The account at `height`: unbonding stake that has matured is part of the balance. Release is lazy: nothing runs per block. */
+export function atHeight(a: AccountRecord, height: number): AccountRecord {
+  if (a.unbonding === 0 || height < a.unbondingUntil) return a;
+  return { balance: a.balance + a.unbonding, bonded: a.bonded, unbonding: 0, unbondingUntil: 0 };
 }
 
 function writeAccount(s: TxScope, hash: Uint8Array, a: AccountRecord): void {
-  if (a.balance === 0 && a.bonded === 0) s.state.delete(keys.account(hash));
+  if (a.balance === 0 && a.bonded === 0 && a.unbonding === 0) s.state.delete(keys.account(hash));
   else s.state.set(keys.account(hash), saveAccount(a));
 }
 
@@ -37,25 +51,27 @@ export function totalPower(validators: readonly ValidatorRecord[]): number {
 }
 
 export function applyStake(s: TxScope, b: AmountBody): void {
-  const account = readAccount(s.state, s.signerHash);
+  const account = atHeight(readAccount(s.state, s.signerHash), s.ctx.height);
   if (account.balance < b.amount) reject('INSUFFICIENT_BALANCE', `balance ${account.balance} < stake ${b.amount}`);
   const isMember = s.state.get(keys.validator(s.signerHash)) !== undefined;
   if (!isMember && s.tally.validatorCount >= MAX_VALIDATORS) reject('TOO_MANY_VALIDATORS', `the set already has ${MAX_VALIDATORS} validators`);
   if (s.tally.totalPower + b.amount > MAX_TOTAL_POWER) reject('POWER_OVERFLOW', 'total power would exceed 2^50');
   const bonded = account.bonded + b.amount;
-  writeAccount(s, s.signerHash, { balance: account.balance - b.amount, bonded });
+  writeAccount(s, s.signerHash, { ...account, balance: account.balance - b.amount, bonded });
   s.state.set(keys.validator(s.signerHash), saveValidator({ publicKey: s.tx.signer, power: bonded }));
   if (!isMember) s.tally.validatorCount++;
   s.tally.totalPower += b.amount;
 }
 
 /**
- * Unstake is immediate (no unbonding period). Two guards keep the chain alive: the set may not
- * become empty, and Unstake txs of one block may together remove less than 1/3 of the power the
- * set had at the start of the block (so > 2/3 of the old set's power is still in the new set).
+ * Unstake takes the power out of the next set at once, but the stake only unbonds: it stays
+ * slashable for UNBONDING_HEIGHTS and then joins the balance (a later Unstake restarts the wait
+ * for everything still unbonding). Two guards keep the chain alive: the set may not become empty,
+ * and Unstake txs of one block may together remove less than 1/3 of the power the set had at the
+ * start of the block (so > 2/3 of the old set's power is still in the new set).
  */
 export function applyUnstake(s: TxScope, b: AmountBody): void {
-  const account = readAccount(s.state, s.signerHash);
+  const account = atHeight(readAccount(s.state, s.signerHash), s.ctx.height);
   if (account.bonded < b.amount) reject('INSUFFICIENT_STAKE', `bonded ${account.bonded} < unstake ${b.amount}`);
   const bonded = account.bonded - b.amount;
   if (bonded === 0 && s.tally.validatorCount === 1) reject('WOULD_HALT', 'the last validator cannot leave the set');
@@ -65,7 +81,7 @@ export function applyUnstake(s: TxScope, b: AmountBody): void {
   }
   s.tally.unstakedPower = removed;
   s.tally.totalPower -= b.amount;
-  writeAccount(s, s.signerHash, { balance: account.balance + b.amount, bonded });
+  writeAccount(s, s.signerHash, { balance: account.balance, bonded, unbonding: account.unbonding + b.amount, unbondingUntil: s.ctx.height + UNBONDING_HEIGHTS });
   if (bonded === 0) {
     s.state.delete(keys.validator(s.signerHash));
     s.tally.validatorCount--;
@@ -108,8 +124,9 @@ export function applyEvidence(s: TxScope, b: EvidenceBody): void {
   if (s.state.get(marker) !== undefined) reject('ALREADY_SLASHED', `${a.validator} was already slashed for height ${a.height}`);
   const member = s.state.get(keys.validator(offender));
   if (member !== undefined && s.tally.validatorCount === 1) reject('WOULD_HALT', 'slashing the only validator would leave an empty set');
-  const account = readAccount(s.state, offender);
-  writeAccount(s, offender, { balance: account.balance, bonded: 0 });
+  // Bonded and still-unbonding stake are burned alike: leaving the set does not escape the evidence.
+  const account = atHeight(readAccount(s.state, offender), s.ctx.height);
+  writeAccount(s, offender, { balance: account.balance, bonded: 0, unbonding: 0, unbondingUntil: 0 });
   if (member !== undefined) {
     s.state.delete(keys.validator(offender));
     s.tally.validatorCount--;

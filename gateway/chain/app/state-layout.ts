@@ -300,14 +300,30 @@ export function loadAnchor(bytes: Uint8Array): AnchorRecord {
 export interface AccountRecord {
   balance: number;
   bonded: number;
+  /** Unstaked but still slashable; it joins the balance at height `unbondingUntil`. */
+  unbonding: number;
+  /** 0 when nothing is unbonding. */
+  unbondingUntil: number;
 }
 
+/**
+ * balance u64 ‖ bonded u64 [‖ unbonding u64 ‖ unbondingUntil u64]. The tail is written only while
+ * something is unbonding, so accounts that never unstaked keep the bytes (and app hashes) they had
+ * before unbonding existed.
+ */
 export function saveAccount(a: AccountRecord): Uint8Array {
-  return writer().u64(a.balance).u64(a.bonded).finish();
+  const w = writer().u64(a.balance).u64(a.bonded);
+  if (a.unbonding > 0) w.u64(a.unbonding).u64(a.unbondingUntil);
+  return w.finish();
 }
 
 export function loadAccount(bytes: Uint8Array): AccountRecord {
-  return load('account record', bytes, (r) => ({ balance: r.u64Number('balance'), bonded: r.u64Number('bonded') }));
+  return load('account record', bytes, (r) => {
+    const balance = r.u64Number('balance');
+    const bonded = r.u64Number('bonded');
+    if (r.remaining === 0) return { balance, bonded, unbonding: 0, unbondingUntil: 0 };
+    return { balance, bonded, unbonding: r.u64Number('unbonding'), unbondingUntil: r.u64Number('unbondingUntil') };
+  });
 }
 
 export interface ValidatorRecord {

@@ -94,9 +94,9 @@ t.test('genesisExecution: initial state, canonical validator set, deterministic 
   t.equal(set.totalPower, 400);
   t.same(exec.nextValidators.map((v) => hex(v.publicKey)), set.validators.map((v) => hex(v.publicKey)), 'canonical order');
   t.same(getValidators(state).map((v) => v.address), set.validators.map((v) => v.address));
-  t.same(getAccount(state, key('val0').address), { address: key('val0').address, balance: 500, bonded: 100 }, 'genesis power is bonded stake');
-  t.same(getAccount(state, key('val1').address), { address: key('val1').address, balance: 0, bonded: 100 });
-  t.same(getAccount(state, key('owner').address), { address: key('owner').address, balance: 0, bonded: 0 }, 'zero accounts are not stored');
+  t.same(getAccount(state, key('val0').address), { address: key('val0').address, balance: 500, bonded: 100, unbonding: 0, unbondingUntil: 0 }, 'genesis power is bonded stake');
+  t.same(getAccount(state, key('val1').address), { address: key('val1').address, balance: 0, bonded: 100, unbonding: 0, unbondingUntil: 0 });
+  t.same(getAccount(state, key('owner').address), { address: key('owner').address, balance: 0, bonded: 0, unbonding: 0, unbondingUntil: 0 }, 'zero accounts are not stored');
   t.ok(isAnchorer(state, key('gateway').address));
   t.ok(isAnchorer(state, key('val3').address), 'validators anchor too');
   t.notOk(isAnchorer(state, key('stranger').address));

@@ -95,7 +95,8 @@ t.test('record loaders: round trips, and garbage is only ever STATE_CORRUPT', (t
     ['grant', layout.saveGrant({ grantorHash160: h20, granteeHash160: h20, granteeRsaFingerprint: h32, fromDay: 20260101, toDay: 20260102, formats: ['a', 'b'], resell: true, expiresAt: 0, height: 2, revokedAt: 0 }), layout.loadGrant, { grantorHash160: h20, granteeHash160: h20, granteeRsaFingerprint: h32, fromDay: 20260101, toDay: 20260102, formats: ['a', 'b'], resell: true, expiresAt: 0, height: 2, revokedAt: 0 }],
     ['write grant', layout.saveWriteGrant({ grantorPublicKey: pub, vidHash: h32, shopPublicKey: pub, plateKey: h32, formats: ['m'], expiresAt: 1, height: 2, revokedAt: 3 }), layout.loadWriteGrant, { grantorPublicKey: pub, vidHash: h32, shopPublicKey: pub, plateKey: h32, formats: ['m'], expiresAt: 1, height: 2, revokedAt: 3 }],
     ['anchor', layout.saveAnchor({ height: 1, txId: h32, root: h32, leafCount: 7 }), layout.loadAnchor, { height: 1, txId: h32, root: h32, leafCount: 7 }],
-    ['account', layout.saveAccount({ balance: 1, bonded: 2 }), layout.loadAccount, { balance: 1, bonded: 2 }],
+    ['account', layout.saveAccount({ balance: 1, bonded: 2, unbonding: 0, unbondingUntil: 0 }), layout.loadAccount, { balance: 1, bonded: 2, unbonding: 0, unbondingUntil: 0 }],
+    ['unbonding account', layout.saveAccount({ balance: 1, bonded: 2, unbonding: 3, unbondingUntil: 1004 }), layout.loadAccount, { balance: 1, bonded: 2, unbonding: 3, unbondingUntil: 1004 }],
     ['validator', layout.saveValidator({ publicKey: pub, power: 8 }), layout.loadValidator, { publicKey: pub, power: 8 }],
   ];
   for (const [name, bytes, load, expected] of samples) {
