@@ -59,6 +59,8 @@ export interface ShopUplinkOptions {
   brokerUrl: string;
   protocolVersion?: 4 | 5;
   tls?: UplinkTlsOptions;
+  /** Default `carchain-<shop address>`; `cait run` uses its own so a `shop maintenance add` beside it does not take its session over. */
+  clientId?: string;
   log?: LogFn;
 }
 
@@ -74,6 +76,7 @@ export class ShopUplink {
     this.uplink = new MqttUplink({
       url: options.brokerUrl, deviceId: shop.address, outbox: this.outbox, log, protocolVersion: options.protocolVersion ?? 5,
       ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.clientId !== undefined ? { clientId: options.clientId } : {}),
       keys: (address) => (address === shop.address ? { authorisation: auth.at(Date.now()), privateKey: shop.privateKey } : null),
     });
   }
@@ -88,8 +91,18 @@ export class ShopUplink {
    * passes; then stops. Records not delivered stay in the outbox for the next run.
    */
   async deliver(timeoutMs: number): Promise<{ delivered: boolean; waiting: number }> {
-    await this.uplink.start();
-    const deadline = Date.now() + timeoutMs;
+    await this.start();
+    return this.stop(timeoutMs);
+  }
+
+  /** Starts sending in the background (a long-running terminal); records enqueued later leave as they come. */
+  start(): Promise<void> {
+    return this.uplink.start();
+  }
+
+  /** Waits up to `drainMs` for the outbox to empty, then stops the uplink; what is left stays in the outbox for the next start. */
+  async stop(drainMs: number): Promise<{ delivered: boolean; waiting: number }> {
+    const deadline = Date.now() + drainMs;
     while (this.outbox.stats().records > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await this.uplink.stop({ timeoutMs: 5_000 });
     const waiting = this.outbox.stats().records;

@@ -53,7 +53,7 @@ export function loadCtcClasses(dictionaryPath: string): string[] {
  * Loads one single-input, single-output model into an onnxruntime session (created once per reader).
  * MODEL_INVALID when the file does not load or has another shape of inputs and outputs.
  */
-export async function loadOcrSession(modelPath: string, what: string, o: { threads?: number; memoryArena?: boolean }): Promise<InferenceSession> {
+export async function loadOcrSession(modelPath: string, what: string, o: { threads?: number; memoryArena?: boolean; spinning?: boolean }): Promise<InferenceSession> {
   let session: InferenceSession;
   try {
     session = await InferenceSession.create(modelPath, {
@@ -64,6 +64,10 @@ export async function loadOcrSession(modelPath: string, what: string, o: { threa
       // Without the arena both sessions peak ~70 MB lower; no speed difference was measurable here.
       enableCpuMemArena: o.memoryArena ?? false,
       enableMemPattern: o.memoryArena ?? false,
+      // onnxruntime's intra-op threads busy-wait for work by default. On a 2-core box shared with ffmpeg,
+      // Node and anything else, the spinning thread takes the cores the work needs: a 720p frame took
+      // 54–195 ms with spinning and 36–48 ms without (load average 4–7), at 45 % of the CPU time.
+      ...(o.spinning === true ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     });
   } catch (err) {
     throw new CaitError('MODEL_INVALID', `cannot load ${what} model ${modelPath}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -1,6 +1,9 @@
 // The CAIT plate-reading pipeline: detect text boxes in a frame, cut them out, recognise them, keep those that are valid plates.
 //
 // One PlateReader holds both onnxruntime sessions for its lifetime (creating them takes seconds).
+// Per frame: a coarse detection pass over the whole frame; boxes whose shape cannot hold a
+// single-line plate are dropped before any further work; the rest are refined at full resolution
+// (plate-detector.ts), cut out of the full-resolution frame and recognised in one batch.
 // What happens to a read is the caller's business: a SightingSink (privacy filter, recorder) is
 // plugged in downstream of the SightingTracker (sighting-tracker.ts), never inside the reader.
 import type { Quad } from './db-postprocess.js';
@@ -53,6 +56,24 @@ export interface PlateReaderOptions {
   rules?: PlateReadingOptions;
   /** At most this many detected boxes are recognised per frame, best scores first (default 50). */
   maxBoxes?: number;
+  /** Run the detector's fine pass around each plate-shaped box (default true). */
+  refine?: boolean;
+  /**
+   * Width ÷ height range of a detected box that can hold a single-line plate (default [1.5, 10]):
+   * a plate is 440 × 140 mm (3.1), its boxes measure 2.4–4 with the unclip margin and perspective;
+   * boxes outside the range are not recognised (single characters, long sign lines, vertical text).
+   */
+  plateAspect?: readonly [number, number];
+}
+
+export const DEFAULT_PLATE_ASPECT: readonly [number, number] = [1.5, 10];
+
+/** Width ÷ height of a box as perspectiveCrop would cut it. */
+export function quadAspect(quad: Quad): number {
+  const d = (a: Quad[number], b: Quad[number]) => Math.hypot(a.x - b.x, a.y - b.y);
+  const [tl, tr, br, bl] = quad;
+  const height = Math.max(d(tl, bl), d(tr, br));
+  return height > 0 ? Math.max(d(tl, tr), d(bl, br)) / height : Infinity;
 }
 
 export function boundingBox(quad: Quad): BoundingBox {
@@ -83,7 +104,16 @@ export class PlateReader {
 
   async readFrame(image: RgbImage): Promise<FrameReading> {
     const t0 = performance.now();
-    const boxes = (await this.detector.detect(image)).slice(0, this.options.maxBoxes ?? 50);
+    const [minAspect, maxAspect] = this.options.plateAspect ?? DEFAULT_PLATE_ASPECT;
+    const plateShaped = (await this.detector.detect(image)).filter((b) => {
+      const aspect = quadAspect(b.quad);
+      return aspect >= minAspect && aspect <= maxAspect;
+    });
+    const boxes = plateShaped.slice(0, this.options.maxBoxes ?? 50);
+    if (this.options.refine ?? true) {
+      // One at a time: each run already uses every core.
+      for (let i = 0; i < boxes.length; i++) boxes[i] = await this.detector.refine(image, boxes[i]!);
+    }
     const t1 = performance.now();
     const crops = boxes.map((b) => perspectiveCrop(image, b.quad));
     const recognitions = await this.recognizer.recognize(crops);

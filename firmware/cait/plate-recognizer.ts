@@ -25,6 +25,8 @@ export interface RecognizerOptions {
   threads?: number;
   /** onnxruntime's CPU memory arena and memory patterns (default off: lower peak RSS). */
   memoryArena?: boolean;
+  /** Idle onnxruntime threads busy-wait for work (default false; onnxruntime's own default is true, see ocr-models.ts). */
+  spinning?: boolean;
   /** Images per inference call (default 8). */
   batchSize?: number;
   /**
@@ -35,6 +37,8 @@ export interface RecognizerOptions {
   margin?: number;
   /** Horizontal stretch applied before resizing (default 1): gives each character more CTC time steps. */
   stretch?: number;
+  /** Narrowest batch tensor width (default REC_MIN_WIDTH): lines narrower than this are zero-padded to it. */
+  minWidth?: number;
 }
 
 export interface Recognition extends DecodedText {
@@ -97,6 +101,7 @@ export class PlateRecognizer {
     private readonly batchSize: number,
     private readonly margin: number,
     private readonly stretch: number,
+    private readonly minWidth: number,
   ) {}
 
   static async create(options: RecognizerOptions = {}): Promise<PlateRecognizer> {
@@ -108,8 +113,10 @@ export class PlateRecognizer {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize ${batchSize} must be a positive integer`);
     if (!(margin >= 0 && margin <= 2)) throw new RangeError(`margin ${margin} must be within 0…2`);
     if (options.stretch !== undefined && !(options.stretch >= 0.5 && options.stretch <= 4)) throw new RangeError(`stretch ${options.stretch} must be within 0.5…4`);
+    const minWidth = options.minWidth ?? REC_MIN_WIDTH;
+    if (!Number.isInteger(minWidth) || minWidth < 8 || minWidth > REC_MAX_WIDTH) throw new RangeError(`minWidth ${minWidth} must be an integer within 8…${REC_MAX_WIDTH}`);
     const session = await loadOcrSession(modelPath, 'recognition', options);
-    return new PlateRecognizer(session, classes, batchSize, margin, options.stretch ?? 1);
+    return new PlateRecognizer(session, classes, batchSize, margin, options.stretch ?? 1, minWidth);
   }
 
   /** Recognises one text line per image. Images are batched; the result order matches the input. */
@@ -189,7 +196,7 @@ export class PlateRecognizer {
 
   private async runBatch(images: readonly RgbImage[]): Promise<CtcOutput[]> {
     const widths = images.map((img) => Math.min(REC_MAX_WIDTH, Math.ceil((REC_HEIGHT * img.width * this.stretch) / img.height)));
-    const batchWidth = Math.max(REC_MIN_WIDTH, ...widths);
+    const batchWidth = Math.max(this.minWidth, ...widths);
     const plane = REC_HEIGHT * batchWidth;
     const input = new Float32Array(images.length * 3 * plane);
     images.forEach((img, b) => {

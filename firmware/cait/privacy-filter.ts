@@ -2,13 +2,16 @@
 //
 // Matching happens before tracking, so an unauthorised plate never reaches the tracker, the
 // database, the log or the uplink: the only trace a dropped read leaves is a counter. Matched reads
-// go through the tracker (one sighting per visit) and are kept in the grant store's `sightings`.
+// go through the tracker (one sighting per visit) and are kept in the grant store's `sightings`;
+// the caller decides whether a kept sighting also leaves as a record (sighting-records.ts).
 import type { LogFn } from '../outbox/outbox.js';
 import { SightingTracker, type PlateObservation, type Sighting, type SightingTrackerOptions } from './sighting-tracker.js';
-import type { WriteGrantStore } from './write-grant-store.js';
+import type { CachedGrant, WriteGrantStore } from './write-grant-store.js';
 
 export interface AuthorisedSighting extends Sighting {
   grantId: string;
+  /** The grant that matched: whether the sighting may leave as a record depends on it (sighting-records.ts). */
+  grant: CachedGrant;
 }
 
 export class PrivacyFilter {
@@ -37,7 +40,7 @@ export class PrivacyFilter {
     this.store.recordSighting(grant, sighting);
     this.counters.sightings++;
     this.log('info', 'sighting', { plate: sighting.plate, grantId: grant.id, confidence: sighting.bestConfidence, source: sighting.source });
-    return { ...sighting, grantId: grant.id };
+    return { ...sighting, grantId: grant.id, grant };
   }
 
   stats(): { reads: number; dropped: number; matched: number; sightings: number } {

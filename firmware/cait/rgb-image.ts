@@ -36,10 +36,19 @@ export function padImage(image: RgbImage, padX: number, padY: number, rgb: reado
   return { width, height, channels: 3, data: out };
 }
 
+/** An axis-aligned rectangle of whole pixels. */
+export interface PixelRect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 /**
  * Bilinear resize fused with normalisation into a planar BGR float tensor (the models' input
- * layout): plane c holds (pixel[2 − c] × scale[c] − shift[c]). The image lands in the top-left
- * `width × height` of planes `rowStride` floats wide; anything right of it is left as is (zero padding).
+ * layout): plane c holds (pixel[2 − c] × scale[c] − shift[c]). The image (or its `region`, sampled
+ * in place so no copy of the window is made) lands in the top-left `width × height` of planes
+ * `rowStride` floats wide; anything right of it is left as is (zero padding).
  */
 export function resizeToPlanarBgr(
   image: RgbImage,
@@ -50,10 +59,17 @@ export function resizeToPlanarBgr(
   rowStride: number,
   scale: readonly [number, number, number],
   shift: readonly [number, number, number],
+  region: PixelRect = { x: 0, y: 0, width: image.width, height: image.height },
 ): void {
   const src = image.data;
-  const sw = image.width;
-  const sh = image.height;
+  const sw = region.width;
+  const sh = region.height;
+  const left = region.x;
+  const top = region.y;
+  if (left < 0 || top < 0 || sw < 1 || sh < 1 || left + sw > image.width || top + sh > image.height || !Number.isInteger(left + top + sw + sh)) {
+    throw new CaitError('IMAGE_INVALID', `region ${sw}×${sh} at (${left}, ${top}) is not inside the ${image.width}×${image.height} image`);
+  }
+  const stride = image.width * 3;
   const plane = rowStride * height;
   const sx = sw / width;
   const sy = sh / height;
@@ -65,8 +81,8 @@ export function resizeToPlanarBgr(
     if (fx < 0) fx = 0;
     let x0 = Math.floor(fx);
     if (x0 > sw - 1) x0 = sw - 1;
-    x0s[x] = x0 * 3;
-    x1s[x] = Math.min(x0 + 1, sw - 1) * 3;
+    x0s[x] = (left + x0) * 3;
+    x1s[x] = (left + Math.min(x0 + 1, sw - 1)) * 3;
     fxs[x] = Math.min(fx - x0, 1);
   }
   const [sB, sG, sR] = scale;
@@ -76,8 +92,8 @@ export function resizeToPlanarBgr(
     if (fy < 0) fy = 0;
     let y0 = Math.floor(fy);
     if (y0 > sh - 1) y0 = sh - 1;
-    const r0 = y0 * sw * 3;
-    const r1 = Math.min(y0 + 1, sh - 1) * sw * 3;
+    const r0 = (top + y0) * stride;
+    const r1 = (top + Math.min(y0 + 1, sh - 1)) * stride;
     const wy = Math.min(fy - y0, 1);
     const w00 = 1 - wy;
     const rowOut = offset + y * rowStride;

@@ -181,6 +181,22 @@ export class WriteGrantStore {
     return Number(r.lastInsertRowid);
   }
 
+  /**
+   * The whole second (ms) a `plate-sighting` record of a sighting first seen at `ms` is keyed under:
+   * that second, or the one after the last second handed out when it is not later. The key is
+   * {TIME (seconds), TERMINAL}, and the gateway keeps only the first record under a key, so two
+   * cars seen in the same second must not share one. Committed before the record is queued.
+   */
+  claimSightingSecond(ms: number): number {
+    return this.db.transaction(() => {
+      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'lastSightingSecond'").get() as { value: string } | undefined;
+      const last = row === undefined ? -Infinity : Number(row.value);
+      const second = Math.max(Math.floor(ms / 1000) * 1000, last + 1000);
+      this.db.prepare("INSERT OR REPLACE INTO meta VALUES ('lastSightingSecond', ?)").run(String(second));
+      return second;
+    })();
+  }
+
   sightings(): { grantId: string; plate: string; firstSeen: number; reads: number; confidence: number; source: string }[] {
     return (this.db.prepare('SELECT grant_id, plate, first_seen, reads, confidence, source FROM sightings ORDER BY id').all() as
       { grant_id: string; plate: string; first_seen: number; reads: number; confidence: number; source: string }[])

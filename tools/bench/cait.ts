@@ -5,25 +5,36 @@
 //   exact-match accuracy on the 300 real dev crops (test/fixtures/plates/cn-crops-dev)
 //   the same scenes and crops through @gutenye/ocr-node (its ms, our speed-up, its accuracy)
 //   peak RSS of a terminal-like process (a child with MALLOC_ARENA_MAX=2: reader + decoding the scene files, nothing else),
-//   and of this whole bench process (scene rendering, 300 decoded crops) for reference
+//     one child per resolution and one reading both, and of this whole bench process (scene rendering,
+//     300 decoded crops) for reference
 //
 // Environment: BENCH_FRAMES (scenes per resolution, default 6), BENCH_PASSES (default 3),
-// BENCH_BASELINE_CROPS (crops read by the baseline, default 300).
+// BENCH_BASELINE_CROPS (crops read by the baseline, default 300); BENCH_LIMIT_SIDE, BENCH_REFINE=0 and
+// BENCH_SPINNING=1 run our reader with another coarse-pass size / without the fine pass / with
+// onnxruntime's spinning threads (960, 0 and 1: the pipeline before the two-pass detector), the RSS
+// probes included.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { decodeImageFile } from '../../hardware/camera/image-decode.js';
-import { PlateReader } from '../../firmware/cait/plate-reader.js';
+import { PlateReader, type PlateReaderOptions } from '../../firmware/cait/plate-reader.js';
+import { DEFAULT_LIMIT_SIDE } from '../../firmware/cait/plate-detector.js';
 import { renderScene } from '../../test/firmware/cait/fixtures/plate-scene.js';
 
 const FRAMES = Number(process.env.BENCH_FRAMES ?? 6);
 const PASSES = Number(process.env.BENCH_PASSES ?? 3);
 const BASELINE_CROPS = Number(process.env.BENCH_BASELINE_CROPS ?? 300);
 const CROPS = fileURLToPath(new URL('../../test/fixtures/plates/cn-crops-dev/', import.meta.url));
+const SPINNING = process.env.BENCH_SPINNING === '1';
+const READER: PlateReaderOptions = {
+  detector: { limitSide: Number(process.env.BENCH_LIMIT_SIDE ?? DEFAULT_LIMIT_SIDE), spinning: SPINNING },
+  recognizer: { spinning: SPINNING },
+  refine: process.env.BENCH_REFINE !== '0',
+};
 
 const PROVINCES = '京沪粤苏浙皖鲁豫川鄂';
 const ALNUM = 'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789';
@@ -57,12 +68,28 @@ async function makeScenes(dir: string, width: number, height: number): Promise<B
   return scenes;
 }
 
+/**
+ * This process's own peak RSS. Not getrusage's maxRSS: Linux carries the forking parent's high-water
+ * mark into a child across exec, so a child of this bench reported the bench's peak (~540 MB), not its own.
+ * VmHWM belongs to the process's address space, which exec replaces.
+ */
+function ownPeakRssMb(): number {
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // not Linux: fall back to getrusage (correct where the kernel does not carry it across exec)
+  }
+  const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+  return round((kb === undefined ? process.resourceUsage().maxRSS : Number(kb)) / 1024);
+}
+
 /** Child mode: read the files given as a terminal would (decode + read, a few passes), print the peak RSS. */
 if (process.argv[2] === '--rss-probe') {
-  const reader = await PlateReader.create();
+  const reader = await PlateReader.create(READER);
   for (let pass = 0; pass < 3; pass++) for (const file of process.argv.slice(3)) await reader.readFrame(await decodeImageFile(file));
   await reader.close();
-  process.stdout.write(JSON.stringify({ peakRssMb: round(process.resourceUsage().maxRSS / 1024) }));
+  process.stdout.write(JSON.stringify({ peakRssMb: ownPeakRssMb() }));
   process.exit(0);
 }
 
@@ -73,7 +100,7 @@ try {
 
   // ---- ours
   const created = performance.now();
-  const reader = await PlateReader.create();
+  const reader = await PlateReader.create(READER);
   const createMs = performance.now() - created;
   const ours: Record<string, unknown> = {};
   for (const [name, scenes] of Object.entries(sets)) {
@@ -108,22 +135,23 @@ try {
     else if (!v.ok) rejected++;
   });
   await reader.close();
-  const benchProcessPeakRssMb = round(process.resourceUsage().maxRSS / 1024);
-  const probeFiles = [...sets['720p'], ...sets['1080p']].map((x) => x.file);
-  const probe = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-probe', ...probeFiles], {
+  const benchProcessPeakRssMb = ownPeakRssMb();
+  const rssProbe = (scenes: readonly BenchScene[]) =>
+    (JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-probe', ...scenes.map((x) => x.file)], {
       encoding: 'utf8',
       // glibc's per-thread malloc arenas (onnxruntime + libvips threads) inflate RSS; a terminal runs with 2.
       env: { ...process.env, MALLOC_ARENA_MAX: '2' },
-    }),
-  ) as { peakRssMb: number };
-  const peakRssMb = probe.peakRssMb;
+    })) as { peakRssMb: number }).peakRssMb;
+  const peakRss = { '720p': rssProbe(sets['720p']), '1080p': rssProbe(sets['1080p']), both: rssProbe([...sets['720p'], ...sets['1080p']]) };
+  const peakRssMb = Math.max(peakRss['720p'], peakRss['1080p'], peakRss.both);
   const result: Record<string, unknown> = {
     machine: { cores: availableParallelism(), loadAverage1m: round(loadavg()[0]!, 2) },
     ours: {
+      reader: { limitSide: READER.detector!.limitSide, refine: READER.refine, spinning: SPINNING },
       sessionCreateMs: round(createMs),
       ...ours,
       crops: { n: crops.length, exact, exactRate: round(exact / crops.length, 4), rejected, wrong: crops.length - exact - rejected, msPerCropBatched: round(cropMs) },
-      peakRssMb,
+      peakRssMb: peakRss,
       benchProcessPeakRssMb,
     },
   };

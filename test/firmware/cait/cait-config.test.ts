@@ -1,6 +1,7 @@
 // The terminal config: defaults filled in, relative paths resolved against the file, unknown or malformed fields refused with CONFIG_INVALID.
 import t from 'tap';
-import { parseCaitConfig } from '../../../firmware/cait/cait-config.js';
+import { parseCaitConfig, plateReaderOptions } from '../../../firmware/cait/cait-config.js';
+import { DEFAULT_LIMIT_SIDE } from '../../../firmware/cait/plate-detector.js';
 
 const minimal = { terminal: { dataDir: 'data' }, chain: { rpc: ['http://127.0.0.1:26657'] }, uplink: { brokerUrl: 'mqtt://127.0.0.1:1883' } };
 
@@ -12,6 +13,15 @@ t.test('defaults and path resolution', (t) => {
   t.same(c.uplink, { brokerUrl: 'mqtt://127.0.0.1:1883', protocolVersion: 5, tls: null, deliverTimeoutMs: 30_000 });
   t.same(c.tracking, { gapMs: 120_000, minReads: 1 });
   t.equal(c.chain.syncIntervalMs, 60_000);
+  t.same(c.reader, { limitSide: DEFAULT_LIMIT_SIDE, refine: true }, "the reader's defaults are the detector's");
+  t.end();
+});
+
+t.test('reader options: limit side and fine pass reach the PlateReader', (t) => {
+  const c = parseCaitConfig({ ...minimal, reader: { limitSide: 640, refine: false } });
+  t.same(plateReaderOptions(c), { detector: { limitSide: 640 }, refine: false });
+  t.throws(() => parseCaitConfig({ ...minimal, reader: { limitSide: 500 } }), { code: 'CONFIG_INVALID', message: /reader\/limitSide/ }, 'a multiple of 32');
+  t.throws(() => parseCaitConfig({ ...minimal, reader: { limitSide: 64 } }), { code: 'CONFIG_INVALID', message: /reader\/limitSide/ });
   t.end();
 });
 

@@ -75,11 +75,11 @@ t.test('WriteGrant → shop maintenance add → gateway → owner wallet; refusa
   });
   stack = await startEmbeddedStack({ dataDir: join(root, 'stack'), apiPort: 0, brokerPort: 0, batchIntervalMs: 500, log: () => undefined });
   const s = stack;
-  // Everything any device publishes, to check that no plate text ever crosses the broker.
+  // Everything anyone publishes, on every topic, to check that no plate text ever crosses the broker.
   const sniff = connect(s.brokerUrl, { protocolVersion: 4, reconnectPeriod: 0 });
   sniffer = sniff;
   await new Promise<void>((resolve, reject) => {
-    sniff.once('connect', () => sniff.subscribe('carchain/v1/#', { qos: 0 }, (err) => (err ? reject(err) : resolve())));
+    sniff.once('connect', () => sniff.subscribe('#', { qos: 0 }, (err) => (err ? reject(err) : resolve())));
     sniff.once('error', reject);
   });
   sniff.on('message', (topic, payload) => mqttSeen.push({ topic, payload: Buffer.from(payload) }));
@@ -206,7 +206,8 @@ t.test('WriteGrant → shop maintenance add → gateway → owner wallet; refusa
     t.equal(Buffer.concat(mqttSeen.map((m) => m.payload)).indexOf(Buffer.from(GRANTED_CANONICAL)), -1, 'not even the granted plate crosses the broker in clear');
   });
 
-  await t.test('cait run on a watched directory: only the granted plate produces a sighting', async (t) => {
+  await t.test('cait run on a watched directory: only the granted plate produces a sighting; its grant lists no plate-sighting, so nothing is sent', async (t) => {
+    const before = mqttSeen.length;
     const frames = join(root, 'frames');
     mkdirSync(frames, { recursive: true });
     for (const [name, text, x] of [['a-stranger.png', STRANGER, 800], ['b-granted.png', GRANTED, 100]] as const) {
@@ -226,7 +227,13 @@ t.test('WriteGrant → shop maintenance add → gateway → owner wallet; refusa
     const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; plate?: string; grantId?: string; reads?: number; dropped?: number });
     const sightings = events.filter((e) => e.msg === 'sighting');
     t.same(sightings.map((e) => [e.plate, e.grantId]), [[GRANTED_CANONICAL, granted.writeGrantId]]);
-    t.match(events.find((e) => e.msg === 'terminal stopped'), { sightings: 1, dropped: 1 });
+    t.match(events.find((e) => e.msg === 'terminal stopped'), { sightings: 1, dropped: 1, records: { queued: 0, local: { FORMAT_NOT_GRANTED: 1 }, waiting: 0 } });
+    t.same(events.filter((e) => e.msg === 'sighting kept locally').map((e) => [e.grantId, (e as { reason?: string }).reason]), [[granted.writeGrantId, 'FORMAT_NOT_GRANTED']],
+      'the grant allows maintenance only: the sighting stays on the terminal');
+    t.equal(events.filter((e) => e.msg === 'sighting queued').length, 0);
+    t.equal(mqttSeen.slice(before).filter((m) => m.topic === `carchain/v1/devices/${shop.address}/uplink`).length, 0, 'the terminal published no record');
+    const during = Buffer.concat(mqttSeen.slice(before).flatMap((m) => [Buffer.from(m.topic), m.payload]));
+    for (const probe of [STRANGER_CANONICAL, STRANGER, GRANTED_CANONICAL]) t.equal(during.indexOf(Buffer.from(probe)), -1, `${probe} not on any topic or payload`);
     t.notOk(stdout.includes(STRANGER_CANONICAL), 'the stranger\'s plate is not in the log');
     t.equal(allBytes(shopDir).indexOf(Buffer.from(STRANGER_CANONICAL)), -1, 'nor in any terminal file');
   });

@@ -1,4 +1,4 @@
-// `carchain wallet write-grant|write-revoke|maintenance`: the owner authorises a repair shop for one car and plate, and reads the jobs shops wrote.
+// `carchain wallet write-grant|write-revoke|maintenance|sightings`: the owner authorises a repair shop for one car and plate, and reads what shops wrote.
 //
 // Thin over tools/wallet/write-grant-flow.ts and maintenance-records.ts; uses the `wallet` command's
 // globals (--wallet, --passphrase-file, --gateway, --chain).
@@ -7,8 +7,8 @@ import type { Command } from 'commander';
 import { ChainClient } from '../../../gateway/chain/client/chain-client.js';
 import { builtinFormatDictionary } from '../../../protocol/builtin-formats.js';
 import { CarchainError } from '../../../protocol/errors.js';
-import { ownerRsaKeyPair } from '../../../protocol/owner-keys.js';
-import { maintenanceRecords } from '../../wallet/maintenance-records.js';
+import { ownerIdentity, ownerRsaKeyPair } from '../../../protocol/owner-keys.js';
+import { maintenanceRecords, sightingRecords, type MaintenanceQuery } from '../../wallet/maintenance-records.js';
 import { DEFAULT_WALLET_PATH, readPassphrase, unlockWallet, type UnlockedWallet } from '../../wallet/wallet-keystore.js';
 import { issueWriteGrant, revokeWriteGrant } from '../../wallet/write-grant-flow.js';
 
@@ -31,6 +31,22 @@ function chainOf(g: WalletGlobals, w: UnlockedWallet): ChainClient {
   const url = g.chain ?? w.meta.chainRpcUrl;
   if (url === undefined) throw usage('no chain RPC: pass --chain URL');
   return new ChainClient([url]);
+}
+
+async function shopRecordQuery(g: WalletGlobals): Promise<MaintenanceQuery & { ownerPrivateKey: Uint8Array }> {
+  const w = await openWallet(g);
+  const gatewayUrl = g.gateway ?? w.meta.gatewayUrl;
+  if (gatewayUrl === undefined) throw usage('no gateway: pass --gateway URL');
+  return {
+    gatewayUrl, chain: chainOf(g, w), ownerAddress: w.meta.ownerAddress, vids: w.meta.devices.map((d) => d.vid),
+    formats: builtinFormatDictionary(), rsaPrivateKey: ownerRsaKeyPair(w.root).privateKey, ownerPrivateKey: ownerIdentity(w.root).privateKey,
+  };
+}
+
+/** A built-in TIME key (UTC YYYYMMDDhhmmss) as ISO 8601. */
+function timeKeyIso(t: unknown): string {
+  const s = String(t);
+  return /^\d{14}$/.test(s) ? `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(8, 10)}:${s.slice(10, 12)}:${s.slice(12, 14)}Z` : s;
 }
 
 export function registerWalletWriteGrantCommands(wallet: Command): void {
@@ -87,14 +103,7 @@ export function registerWalletWriteGrantCommands(wallet: Command): void {
     .option('--json', 'print JSON: {records, rejected, shops}')
     .addHelpText('after', '\nExample:\n  carchain wallet maintenance --json\n')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const g = cmd.optsWithGlobals<WalletGlobals>();
-      const w = await openWallet(g);
-      const gatewayUrl = g.gateway ?? w.meta.gatewayUrl;
-      if (gatewayUrl === undefined) throw usage('no gateway: pass --gateway URL');
-      const result = await maintenanceRecords({
-        gatewayUrl, chain: chainOf(g, w), ownerAddress: w.meta.ownerAddress, vids: w.meta.devices.map((d) => d.vid),
-        formats: builtinFormatDictionary(), rsaPrivateKey: ownerRsaKeyPair(w.root).privateKey,
-      });
+      const result = await maintenanceRecords(await shopRecordQuery(cmd.optsWithGlobals<WalletGlobals>()));
       if (opts.json) {
         print(result);
         return;
@@ -105,5 +114,27 @@ export function registerWalletWriteGrantCommands(wallet: Command): void {
       }
       for (const r of result.rejected) process.stdout.write(`rejected ${r.recordId}: ${r.reason}\n`);
       if (result.records.length === 0 && result.rejected.length === 0) process.stdout.write('no maintenance records\n');
+    });
+
+  wallet
+    .command('sightings')
+    .description('sightings of your cars that CAIT terminals reported under write grants listing plate-sighting, verified and decrypted')
+    .option('--json', 'print JSON: {records, rejected, shops}')
+    .addHelpText('after', [
+      '', 'A shop reports a sighting only when your write grant lists the plate-sighting format', '(`carchain wallet write-grant … --formats maintenance,plate-sighting`).', '',
+      'Example:', '  carchain wallet sightings --json', '',
+    ].join('\n'))
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const result = await sightingRecords(await shopRecordQuery(cmd.optsWithGlobals<WalletGlobals>()));
+      if (opts.json) {
+        print(result);
+        return;
+      }
+      for (const r of result.records) {
+        const v = r.value as { plate: string; confidence: number };
+        process.stdout.write(`${timeKeyIso(r.key.TIME)}  ${r.vid}  ${v.plate}  ${v.confidence.toFixed(2)}  shop ${r.shopAddress}\n`);
+      }
+      for (const r of result.rejected) process.stdout.write(`rejected ${r.recordId}: ${r.reason}\n`);
+      if (result.records.length === 0 && result.rejected.length === 0) process.stdout.write('no sightings\n');
     });
 }
