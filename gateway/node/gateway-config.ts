@@ -94,8 +94,8 @@ export const GATEWAY_CONFIG_SCHEMA: SchemaObject = {
       ],
     },
     batches: {
-      type: 'object', additionalProperties: false, required: [], default: { intervalMs: 1000, maxLeaves: 4096 },
-      properties: { intervalMs: { type: 'integer', minimum: 10, default: 1000 }, maxLeaves: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 4096 } },
+      type: 'object', additionalProperties: false, required: [], default: { intervalMs: 1000, maxLeaves: 32_768 },
+      properties: { intervalMs: { type: 'integer', minimum: 10, default: 1000 }, maxLeaves: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 32_768 } },
     },
     api: {
       type: 'object', additionalProperties: false, required: [], default: { host: '127.0.0.1', port: 8080, grants: 'chain' },

@@ -19,7 +19,7 @@
 // BENCH_GPS_POINTS (17: ~1 KiB sealed records), BENCH_DEVICES (16 publishing connections),
 // BENCH_CONNECTIONS (8 gateway / bare subscriber connections), BENCH_KV (redis | sqlite),
 // BENCH_REDIS_REPLICAS (0: WAIT for none, the gateway default), BENCH_SYNCHRONOUS (FULL), BENCH_ANCHOR (1),
-// BENCH_BLOCK_INTERVAL_MS (1000, the embedded chain's default), BENCH_MAX_LEAVES per batch (4096, the
+// BENCH_BLOCK_INTERVAL_MS (1000, the embedded chain's default), BENCH_MAX_LEAVES per batch (32768, the
 // gateway default), BENCH_LATENCY_RATES (5000,10000 records/s), BENCH_LATENCY_MESSAGES per rate (320),
 // BENCH_REFERENCE (1: also SQLite-gateway and ack-only rounds in Redis mode; the SQLite rounds anchor
 // in the background but stop once durable), BENCH_BROKER (auto | mosquitto | embedded).
@@ -50,7 +50,7 @@ const ANCHOR = process.env.BENCH_ANCHOR !== '0';
 const BLOCK_INTERVAL_MS = env('BENCH_BLOCK_INTERVAL_MS', 1000);
 const LATENCY_RATES = (process.env.BENCH_LATENCY_RATES ?? '5000,10000').split(',').filter((r) => r.trim() !== '').map(Number);
 const LATENCY_MESSAGES = env('BENCH_LATENCY_MESSAGES', 320);
-const MAX_LEAVES = env('BENCH_MAX_LEAVES', 4096);
+const MAX_LEAVES = env('BENCH_MAX_LEAVES', 32_768);
 const REFERENCE = process.env.BENCH_REFERENCE !== '0';
 const BROKER = process.env.BENCH_BROKER ?? 'auto';
 const CLUSTER_SPEC = process.env.CARCHAIN_REDIS_CLUSTER?.trim() ?? '';

@@ -7,7 +7,7 @@ t.test('example and defaults', (t) => {
   t.same(example.kv, { backend: 'redis-cluster', nodes: '127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103', replicas: 1, waitTimeoutMs: 1000, prefix: 'cc' });
   const minimal = parseGatewayConfig({ gateway: { id: 'g', dataDir: '/d' }, broker: { url: 'mqtt://127.0.0.1:1883' } });
   t.same(minimal.kv, { backend: 'sqlite', synchronous: 'FULL' });
-  t.same(minimal.batches, { intervalMs: 1000, maxLeaves: 4096 });
+  t.same(minimal.batches, { intervalMs: 1000, maxLeaves: 32_768 });
   t.equal(minimal.broker.shareGroup, 'carchain-gateways');
   t.same([minimal.broker.url, minimal.broker.embedded], ['mqtt://127.0.0.1:1883', null], 'an external broker');
   t.equal(minimal.api.grants, 'chain', 'grant keys refused until the chain is wired');
